@@ -1,0 +1,213 @@
+"""One settings model for the whole proxy: embedded defaults, then the TOML file, then
+``INTENTGATE_*`` environment variables, then command-line flags.
+
+Read once at startup and turned into ready objects by ``proxy.app``; nothing downstream re-reads
+settings, and no other module reads ``os.environ``. A bad value raises ``ConfigError`` with one
+line naming the field and the value (the CLI prints it and exits 2).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "INTENTGATE_"
+# Settings handed to worker processes (uvicorn --workers re-imports the app factory).
+HANDOFF_ENV = "INTENTGATE__HANDOFF"
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; ``str(exc)`` is one line naming the field and the value."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Where to forward.
+    upstream: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    preserve_host: bool = True
+    trusted_hops: tuple[str, ...] = ()
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    pool_timeout: float = Field(5.0, gt=0)
+    pool_size: int = Field(256, ge=1)
+    # Server limits (uvicorn + our hardened protocol).
+    max_header_bytes: int = Field(32 * 1024, ge=1024)
+    header_timeout: float = Field(10.0, gt=0)
+    keepalive_timeout: float = Field(5.0, gt=0)
+    limit_concurrency: int = Field(1000, ge=1)
+    graceful_timeout: float = Field(10.0, ge=0)
+
+    # Headers.
+    header_prefix: str = "X-Intent-"
+    identify_header: str = "X-Intent-Identify"
+    expose_headers: bool = False
+    top_signals: int = Field(3, ge=1, le=16)
+
+    # Identity.
+    secret: str | None = None
+    data_dir: str = ".intentgate"
+    session_cookie: str = "ig_sid"
+    device_cookie: str = "ig_did"
+    profile_cookie: str = "ig_pid"
+    session_ttl: float = Field(1800.0, gt=0)
+    device_ttl: float = Field(400 * 86400.0, gt=0)
+
+    # Signals.
+    preset: str = "auto"
+    rules: tuple[dict[str, Any], ...] = ()
+    half_life: float = Field(600.0, gt=0)
+    dwell_cap: float = Field(300.0, gt=0)
+    bot_max_rate: float = Field(120.0, gt=0)
+    record_events: bool = False
+    record_dir: str | None = None
+    record_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    record_keep: int = Field(10, ge=1)
+
+    # Store.
+    store: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "ig"
+    memory_capacity: int = Field(200_000, ge=1)
+    profile_ttl: float = Field(30 * 86400.0, gt=0)
+
+    # Classification.
+    model: str | None = None
+    model_dir: str | None = None
+    min_events: int = Field(3, ge=0)
+    budget_ms: float = Field(2.0, gt=0)
+
+    # Admin surface.
+    admin_token: str | None = None
+
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    passthrough: bool = False
+
+    @field_validator("upstream")
+    @classmethod
+    def _check_upstream(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return v.rstrip("/")
+
+    @field_validator("header_prefix", "identify_header")
+    @classmethod
+    def _check_header_name(cls, v: str) -> str:
+        if not v or any(c in v for c in " \t\r\n:;,\"") or not v.isascii():
+            raise ValueError("must be a plain ASCII header token")
+        return v
+
+    @field_validator("session_cookie", "device_cookie", "profile_cookie")
+    @classmethod
+    def _check_cookie_name(cls, v: str) -> str:
+        if not v or not v.isascii() or any(c in v for c in " \t\r\n=;,\""):
+            raise ValueError("must be a plain ASCII cookie name")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("redis", "rediss", "unix", "redis+cluster"):
+            raise ValueError("must be a redis://, rediss://, unix:// or redis+cluster:// URL")
+        return v
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+
+_FIELDS = Settings.model_fields
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_value(name: str, raw: str) -> Any:
+    """Turn an environment string into the field's shape (bools and lists need help)."""
+    annotation = _FIELDS[name].annotation
+    if annotation is bool:
+        low = raw.strip().lower()
+        if low in _BOOL_TRUE:
+            return True
+        if low in _BOOL_FALSE:
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r}: expected true or false")
+    if get_origin(annotation) is tuple and get_args(annotation)[0] is str:
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw
+
+
+def _one_line(exc: ValidationError, values: dict[str, Any]) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "settings"
+    field = str(err["loc"][0]) if err["loc"] else ""
+    if err["type"] == "extra_forbidden":
+        return f"unknown setting {loc!r}"
+    shown = values.get(field, err.get("input"))
+    return f"invalid {loc}={shown!r}: {err['msg']}"
+
+
+def load_settings(
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Merge defaults < file < environment < overrides (CLI flags) and validate once."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        # The file may group settings in tables ([proxy], [signals], ...): flatten one level.
+        for key, value in data.items():
+            if isinstance(value, dict) and key not in _FIELDS:
+                values.update(value)
+            else:
+                values[key] = value
+    env = os.environ if environ is None else environ
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key.startswith(ENV_PREFIX + "_"):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in _FIELDS:
+            continue  # other tools' INTENTGATE_* variables are not ours to reject
+        values[name] = _env_value(name, raw)
+    if overrides:
+        values.update({k: v for k, v in overrides.items() if v is not None})
+    if "rules" in values and isinstance(values["rules"], list):
+        values["rules"] = tuple(values["rules"])
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, values)) from None
+
+
+def handoff(settings: Settings) -> str:
+    """Serialise settings for worker processes (read back by ``from_handoff``)."""
+    return settings.model_dump_json()
+
+
+def from_handoff(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    raw = env.get(HANDOFF_ENV)
+    if raw is None:
+        return load_settings(environ=dict(env))
+    return Settings.model_validate_json(raw)
