@@ -23,7 +23,8 @@ class EventKind(IntEnum):
     REVIEW_VIEW = 10
     WISHLIST_ADD = 11
     DWELL = 12
-    PAGE_VIEW = 13  # any other storefront page: counts for dwell and bot rate, no counter of its own
+    # Any other storefront page: counts for dwell and the bot rate, no counter of its own.
+    PAGE_VIEW = 13
 
     @property
     def slug(self) -> str:
@@ -31,7 +32,7 @@ class EventKind(IntEnum):
 
     @classmethod
     def from_slug(cls, slug: str) -> EventKind:
-        """``"product_view"`` -> ``EventKind.PRODUCT_VIEW``; raises ``ValueError`` naming the slug."""
+        """``"product_view"`` -> ``EventKind.PRODUCT_VIEW``; ``ValueError`` names a bad slug."""
         try:
             return _BY_SLUG[slug]
         except KeyError:
@@ -61,8 +62,8 @@ class ShopperEvent(NamedTuple):
     """One thing a shopper did.
 
     ``ts`` is seconds since the epoch (float). ``product``/``category``/``query`` are captured text
-    or ``None``; ``value`` carries a number where the kind has one (dwell milliseconds, compare count,
-    checkout step).
+    or ``None``; ``value`` carries a number where the kind has one (dwell milliseconds, compare
+    count, checkout step).
     """
 
     kind: EventKind
