@@ -1,0 +1,309 @@
+"""The model artifact: one JSON document, validated once, turned into an immutable ``Model``.
+
+pydantic checks the file's shape; ``load_model`` then checks what a schema cannot (shapes agree,
+slugs unique, the version is the content hash) and builds the runtime object with C-contiguous
+float64 arrays. Bytes in, bytes out: no file I/O here (the proxy reads and writes files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from classifiers.errors import ArtifactError
+
+FORMAT: Literal[1] = 1
+TRANSFORMS = ("identity", "log1p", "sqrt")
+UNDETERMINED = "undetermined"  # reserved: the class of a session no centroid claims
+MIN_CLASSES = 2
+MAX_CLASSES = 64
+
+Transform = Literal["identity", "log1p", "sqrt"]
+Algorithm = Literal["kmeans", "minibatch-kmeans", "dbscan", "quantile-fallback"]
+
+_SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_FEATURE = r"^[a-z][a-z0-9_]{0,62}$"
+_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.[0-9a-f]{6}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class _Frozen(BaseModel):
+    # strict: no "1.5" -> 1.5 coercion; an int is still accepted where a float is expected.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class FeatureSpec(_Frozen):
+    name: Annotated[str, Field(pattern=_FEATURE)]
+    transform: Transform
+
+
+class Scaler(_Frozen):
+    """``z = (x - mean) / scale`` per feature, in the transformed space."""
+
+    mean: list[float]
+    scale: list[float]
+
+
+class Characteristic(_Frozen):
+    """One distinguishing signal of a class: raw values (class vs population) and its z."""
+
+    signal: str
+    importance: Unit
+    value: float
+    population_value: float
+    z: float
+
+
+class Rule(_Frozen):
+    """A filter a person can read; ``fidelity`` is its agreement with class membership."""
+
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+    fidelity: Unit
+    precision: Unit = 0.0
+    recall: Unit = 0.0
+
+
+class ClassCard(_Frozen):
+    slug: Annotated[str, Field(pattern=_SLUG)]
+    display_name: Annotated[str, Field(min_length=1, max_length=80)]
+    description: Text = ""
+    suggested_use: Text = ""
+    size: Annotated[int, Field(ge=0)]
+    percentage: Annotated[float, Field(ge=0.0, le=100.0)]
+    radius: Annotated[float, Field(gt=0.0)]
+    characteristics: list[Characteristic] = []
+    rules: list[Rule] = []
+
+
+class KScore(_Frozen):
+    k: Annotated[int, Field(ge=1)]
+    silhouette: Annotated[float, Field(ge=-1.0, le=1.0)]
+
+
+class TrainingReport(_Frozen):
+    algorithm: Algorithm
+    k_tried: list[int] = []
+    silhouette_by_k: list[KScore] = []
+    data_source: Text = ""
+    rows: Annotated[int, Field(ge=0)] = 0
+    noise_rows: Annotated[int, Field(ge=0)] = 0
+    random_state: int | None = None
+    fallback: bool = False
+    missing_signals: list[str] = []
+    notes: list[Text] = []
+    warnings: list[Text] = []
+
+
+class Artifact(_Frozen):
+    """The whole file. ``version`` is ``<created_at date>.<6 hex of sha256(content)>``."""
+
+    format: Literal[1] = FORMAT
+    version: str
+    created_at: Annotated[str, Field(min_length=10, max_length=40)]
+    features: list[FeatureSpec]
+    scaler: Scaler
+    temperature: Annotated[float, Field(gt=0.0)]
+    centroids: list[list[float]]
+    classes: list[ClassCard]
+    report: TrainingReport
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Model:
+    """The runtime model: immutable, built once per artifact, swapped in by one assignment.
+
+    Arrays are C-contiguous float64 and read-only: ``mean``/``inv_scale`` ``(d,)``,
+    ``centroids`` ``(k, d)`` in scaled space, ``radius2`` ``(k,)`` (squared scaled distance
+    beyond which a point belongs to no class).
+    """
+
+    version: str
+    created_at: str
+    feature_names: tuple[str, ...]
+    transforms: tuple[str, ...]
+    mean: npt.NDArray[np.float64]
+    inv_scale: npt.NDArray[np.float64]
+    centroids: npt.NDArray[np.float64]
+    radius2: npt.NDArray[np.float64]
+    temperature: float
+    slugs: tuple[str, ...]
+    display_names: tuple[str, ...]
+    class_header_values: tuple[bytes, ...]
+    artifact: Artifact
+
+    @property
+    def k(self) -> int:
+        return len(self.slugs)
+
+    @property
+    def d(self) -> int:
+        return len(self.feature_names)
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, two-space indent): the same content gives the same bytes."""
+        return _pretty(self.artifact)
+
+    def segments(self) -> list[dict[str, Any]]:
+        """The segment cards as JSON-ready dicts (admin API, report), centroid in z units added."""
+        out = []
+        for i, card in enumerate(self.artifact.classes):
+            item = card.model_dump(mode="json")
+            item["centroid_z"] = dict(zip(self.feature_names, self.centroids[i].tolist(),
+                                          strict=True))
+            out.append(item)
+        return out
+
+
+def content_hash(artifact: Artifact) -> str:
+    """sha256 hex of the canonical content without the ``version`` field."""
+    body = orjson.dumps(artifact.model_dump(mode="json", exclude={"version"}),
+                        option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest()
+
+
+def version_of(artifact: Artifact) -> str:
+    return f"{artifact.created_at[:10]}.{content_hash(artifact)[:6]}"
+
+
+def seal(content: Mapping[str, Any]) -> bytes:
+    """Validate artifact ``content`` (any ``version`` in it is replaced), stamp the version
+    derived from the content hash and return the canonical bytes. Raises ``ArtifactError``."""
+    draft = _validate(dict(content, version="0000-00-00.000000"))
+    sealed = draft.model_copy(update={"version": version_of(draft)})
+    _check(sealed)
+    return _pretty(sealed)
+
+
+def load_model(data: bytes | str, *, known_features: Collection[str] | None = None) -> Model:
+    """Validate an artifact and build the runtime ``Model``.
+
+    ``known_features``, when given, are the feature names the caller can compute; a model naming
+    any other feature is refused. Every problem raises ``ArtifactError`` naming it.
+    """
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ArtifactError(f"not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ArtifactError("artifact must be a JSON object")
+    artifact = _validate(raw)
+    _check(artifact)
+    expected = version_of(artifact)
+    if artifact.version != expected:
+        raise ArtifactError(
+            f"version {artifact.version!r} does not match the content hash (expected "
+            f"{expected!r}): the file was edited after it was sealed"
+        )
+    names = tuple(f.name for f in artifact.features)
+    if known_features is not None:
+        unknown = [n for n in names if n not in known_features]
+        if unknown:
+            raise ArtifactError(f"model names unknown features: {', '.join(unknown)}")
+    return _build(artifact, names)
+
+
+def _pretty(artifact: Artifact) -> bytes:
+    return orjson.dumps(artifact.model_dump(mode="json"),
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def _validate(raw: dict[str, Any]) -> Artifact:
+    try:
+        return Artifact.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or 'artifact'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        ]
+        more = exc.error_count() - len(problems)
+        suffix = f" (and {more} more)" if more > 0 else ""
+        raise ArtifactError("; ".join(problems) + suffix) from None
+
+
+def _check(a: Artifact) -> None:
+    """Consistency the schema cannot express."""
+    if not _VERSION_RE.match(a.version):
+        raise ArtifactError(f"version {a.version!r} is not YYYY-MM-DD.<6 hex>")
+    try:
+        date.fromisoformat(a.created_at[:10])
+    except ValueError:
+        raise ArtifactError(f"created_at {a.created_at!r} does not start with a date") from None
+    d = len(a.features)
+    if d == 0:
+        raise ArtifactError("features: at least one feature is required")
+    names = [f.name for f in a.features]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ArtifactError(f"features: duplicate names {', '.join(dupes)}")
+    if len(a.scaler.mean) != d or len(a.scaler.scale) != d:
+        raise ArtifactError(
+            f"scaler: mean has {len(a.scaler.mean)} and scale {len(a.scaler.scale)} values "
+            f"for {d} features"
+        )
+    # 1/scale must stay finite too: the runtime multiplies by the inverse.
+    bad = [names[i] for i, s in enumerate(a.scaler.scale) if not (s > 0.0 and 1.0 / s < 1e300)]
+    if bad:
+        raise ArtifactError(f"scaler: scale must be > 0 (features {', '.join(bad)})")
+    k = len(a.centroids)
+    if not MIN_CLASSES <= k <= MAX_CLASSES:
+        raise ArtifactError(f"centroids: k={k}, need {MIN_CLASSES}..{MAX_CLASSES} classes")
+    for i, row in enumerate(a.centroids):
+        if len(row) != d:
+            raise ArtifactError(f"centroids: row {i} has {len(row)} values for {d} features")
+    if len(a.classes) != k:
+        raise ArtifactError(f"classes: {len(a.classes)} cards for {k} centroids")
+    slugs = [c.slug for c in a.classes]
+    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+    if dupes:
+        raise ArtifactError(f"classes: duplicate slugs {', '.join(dupes)}")
+    if UNDETERMINED in slugs:
+        raise ArtifactError(f"classes: slug {UNDETERMINED!r} is reserved")
+    known = set(names)
+    for card in a.classes:
+        if _CONTROL_RE.search(card.display_name):
+            raise ArtifactError(f"classes.{card.slug}: display_name has control characters")
+        for ch in card.characteristics:
+            if ch.signal not in known:
+                raise ArtifactError(
+                    f"classes.{card.slug}: characteristic names unknown signal {ch.signal!r}"
+                )
+
+
+def _array(values: Any, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    arr = np.ascontiguousarray(np.asarray(values, dtype=np.float64).reshape(shape))
+    arr.flags.writeable = False
+    return arr
+
+
+def _build(a: Artifact, names: tuple[str, ...]) -> Model:
+    d, k = len(names), len(a.centroids)
+    scale = np.asarray(a.scaler.scale, dtype=np.float64)
+    radius = np.asarray([c.radius for c in a.classes], dtype=np.float64)
+    slugs = tuple(c.slug for c in a.classes)
+    return Model(
+        version=a.version,
+        created_at=a.created_at,
+        feature_names=names,
+        transforms=tuple(f.transform for f in a.features),
+        mean=_array(a.scaler.mean, (d,)),
+        inv_scale=_array(1.0 / scale, (d,)),
+        centroids=_array(a.centroids, (k, d)),
+        radius2=_array(radius * radius, (k,)),
+        temperature=float(a.temperature),
+        slugs=slugs,
+        display_names=tuple(c.display_name for c in a.classes),
+        class_header_values=tuple(s.encode("ascii") for s in slugs),
+        artifact=a,
+    )

@@ -1,0 +1,137 @@
+"""Does a model's segmentation mean anything for the business? Purchase rate and lift by class.
+
+Input is plain data: per-session feature vectors built from the events *before* each session's
+first purchase (so the label never leaks into the features) and a boolean purchase label. Output
+is plain data plus a text table. No I/O; the ``evaluate`` command prints the table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from classifiers.artifact import UNDETERMINED, Model
+from classifiers.kernels import Scorer
+
+_EPS = 1e-4  # floor for a share in PSI, so an empty class does not make it infinite
+
+
+class ClassOutcome(NamedTuple):
+    slug: str
+    sessions: int
+    share: float
+    purchases: int
+    purchase_rate: float
+    lift: float  # purchase_rate / base_rate; nan when the base rate is 0
+
+
+class Stability(NamedTuple):
+    """Class mix of the first half of the sessions against the second half."""
+
+    first_shares: dict[str, float]
+    second_shares: dict[str, float]
+    psi: float  # population stability index; < 0.1 is usually read as stable
+    total_variation: float  # half the L1 distance between the two mixes, 0..1
+
+
+class Evaluation(NamedTuple):
+    model_version: str
+    sessions: int
+    purchases: int
+    base_rate: float
+    classes: list[ClassOutcome]  # the model's classes in order, then "undetermined"
+    stability: Stability
+
+    @property
+    def best_lift(self) -> float:
+        """The highest lift among the model's classes with at least one session."""
+        lifts = [c.lift for c in self.classes if c.slug != UNDETERMINED and c.sessions > 0]
+        return max((x for x in lifts if not math.isnan(x)), default=math.nan)
+
+
+def _mix(labels: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
+    counts = np.bincount(labels + 1, minlength=k + 1).astype(np.float64)  # slot 0 = undetermined
+    shares: npt.NDArray[np.float64] = counts / max(1.0, counts.sum())
+    return shares
+
+
+def stability(labels: npt.NDArray[np.int64], slugs: tuple[str, ...]) -> Stability:
+    """PSI and total variation between the class mix of the first and second half of ``labels``
+    (in the order given: sort sessions by start time first to compare periods)."""
+    k = len(slugs)
+    half = len(labels) // 2
+    p, q = _mix(labels[:half], k), _mix(labels[half:], k)
+    names = (UNDETERMINED, *slugs)
+    pe, qe = np.maximum(p, _EPS), np.maximum(q, _EPS)
+    psi = float(((pe - qe) * np.log(pe / qe)).sum())
+    tv = float(0.5 * np.abs(p - q).sum())
+    return Stability(
+        dict(zip(names, p.tolist(), strict=True)), dict(zip(names, q.tolist(), strict=True)),
+        psi, tv,
+    )
+
+
+def evaluate(
+    model: Model,
+    X: npt.ArrayLike,
+    purchased: npt.ArrayLike,
+    *,
+    n_events: npt.ArrayLike | None = None,
+    min_events: int = 0,
+    use_radius: bool = True,
+    scorer: Scorer | None = None,
+) -> Evaluation:
+    """Classify every session as the proxy would and relate its class to purchases.
+
+    ``X`` ``(n, d)`` transformed features in the model's order, ``purchased`` ``(n,)`` booleans.
+    A session is ``undetermined`` when it has fewer than ``min_events`` events (``n_events``
+    ``(n,)``), a non-finite vector, or (``use_radius``) lies beyond its class's radius.
+    """
+    rows = np.asarray(X, dtype=np.float64)
+    y = np.asarray(purchased).astype(bool)
+    if rows.ndim != 2 or rows.shape[1] != model.d:
+        raise ValueError(f"X must have shape (n, {model.d}), got {rows.shape}")
+    if y.shape != (rows.shape[0],):
+        raise ValueError(f"purchased must have shape ({rows.shape[0]},), got {y.shape}")
+    if rows.shape[0] == 0:
+        raise ValueError("no sessions to evaluate")
+    labels, _conf = (scorer or Scorer(model)).score_batch(rows, use_radius=use_radius)
+    if n_events is not None:
+        events = np.asarray(n_events)
+        if events.shape != y.shape:
+            raise ValueError(f"n_events must have shape {y.shape}, got {events.shape}")
+        labels[events < min_events] = -1
+    n = len(y)
+    total = int(y.sum())
+    base = total / n
+    outcomes = []
+    for c, slug in [*enumerate(model.slugs), (-1, UNDETERMINED)]:
+        member = labels == c
+        size = int(member.sum())
+        bought = int((member & y).sum())
+        rate = bought / size if size else 0.0
+        lift = rate / base if base > 0 else math.nan
+        outcomes.append(ClassOutcome(slug, size, size / n, bought, rate, lift))
+    return Evaluation(model.version, n, total, base, outcomes, stability(labels, model.slugs))
+
+
+def format_table(ev: Evaluation) -> str:
+    """A fixed-width text table of ``ev`` for a terminal or a note."""
+    width = max(len("class"), *(len(c.slug) for c in ev.classes))
+    lines = [
+        f"model {ev.model_version}: {ev.sessions} sessions, {ev.purchases} with a purchase "
+        f"(base rate {ev.base_rate:.2%})",
+        f"{'class':<{width}}  {'sessions':>9}  {'share':>7}  {'purchases':>9}  {'rate':>7}  "
+        f"{'lift':>5}",
+    ]
+    for c in ev.classes:
+        lift = "  n/a" if math.isnan(c.lift) or c.sessions == 0 else f"{c.lift:5.2f}"
+        lines.append(f"{c.slug:<{width}}  {c.sessions:>9}  {c.share:>7.1%}  {c.purchases:>9}  "
+                     f"{c.purchase_rate:>7.2%}  {lift}")
+    s = ev.stability
+    lines.append(f"class mix stability (first vs second half): PSI {s.psi:.3f}, "
+                 f"total variation {s.total_variation:.3f}")
+    return "\n".join(lines)
