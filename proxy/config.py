@@ -118,6 +118,13 @@ class Settings(BaseModel):
             raise ValueError("must be a plain ASCII cookie name")
         return v
 
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, v: str | None) -> str | None:
+        if v is not None and len(v.encode()) < 16:
+            raise ValueError("must be at least 16 bytes")
+        return v
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, v: str) -> str:

@@ -1,0 +1,48 @@
+"""Attribution -> header values: the ``X-Intent-Signals`` text and the confidence text.
+
+For the winning class c and the runner-up r, signal f contributed ``(z_f − r_f)² − (z_f − c_f)²``
+(scaled space); the contributions add up to the margin ``d²_r − d²_c``. The header lists the
+largest positive contributions as shares of that margin, highest first. No I/O, no web framework.
+"""
+
+from __future__ import annotations
+
+from heapq import nlargest
+
+import numpy as np
+import numpy.typing as npt
+
+# Confidence is printed with two decimals: 101 prebuilt values instead of formatting per request.
+_CONFIDENCE = tuple(f"{i / 100:.2f}".encode() for i in range(101))
+
+
+def confidence_value(confidence: float) -> bytes:
+    """``0.834`` -> ``b"0.83"`` (clamped to 0..1, rounded half up to two decimals)."""
+    if not confidence > 0.0:  # also catches NaN
+        return _CONFIDENCE[0]
+    if confidence >= 1.0:
+        return _CONFIDENCE[100]
+    return _CONFIDENCE[int(confidence * 100.0 + 0.5)]
+
+
+def top_signals(
+    contrib: npt.NDArray[np.float64], margin: float, top_n: int
+) -> list[tuple[int, float]]:
+    """Indices and shares of the ``top_n`` largest positive contributions, highest first.
+
+    ``contrib`` has shape ``(d,)``; shares are ``contrib[f] / margin``. An empty list when the
+    margin is not positive (a tie between the two nearest centroids explains nothing).
+    """
+    if not margin > 0.0:
+        return []
+    values = contrib.tolist()
+    best = nlargest(top_n, range(len(values)), key=values.__getitem__)
+    return [(i, values[i] / margin) for i in best if values[i] > 0.0]
+
+
+def signals_value(
+    contrib: npt.NDArray[np.float64], margin: float, names: tuple[str, ...], top_n: int
+) -> bytes:
+    """``b"comparisons=0.46, price_sorts=0.21, product_views=0.09"``."""
+    parts = [f"{names[i]}={share:.2f}" for i, share in top_signals(contrib, margin, top_n)]
+    return ", ".join(parts).encode()

@@ -1,0 +1,225 @@
+"""Assembling the proxy: settings -> ready objects -> one ASGI callable, decided once.
+
+Standalone: ``ProxyApp`` answers the lifespan (model loaded and kernels warmed, upstream client
+opened — only then is traffic let in) and hands every request to
+``IntentGateMiddleware(ForwardApp)``, whose admin router claims ``/_intentgate/``. Embedded:
+``IntentGateMiddleware(user_app, config=...)`` builds the same runtime through ``build_runtime``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxy.admin import AdminApp
+from proxy.config import Settings, from_handoff, load_settings
+from proxy.engine import Engine, EngineOptions
+from proxy.metrics import Metrics
+from proxy.models import ModelRegistry
+from proxy.types import ASGIApp, Receive, Scope, Send
+from signals.bots import BotGate
+from signals.identity import IdentityCodec, IdentityReader
+from signals.routes import RouteTable
+from signals.store import MemoryStore
+
+logger = logging.getLogger("intentgate")
+
+try:
+    from importlib.metadata import version as _dist_version
+
+    VERSION = _dist_version("intentgate")
+except Exception:  # running from a source tree that was never installed
+    VERSION = "0.0.0+src"
+
+
+def load_secret(settings: Settings) -> bytes:
+    """The HMAC secret: from settings/env, else generated once into the data directory.
+
+    Several workers may start together: the file is created with O_EXCL, and a loser of the race
+    reads the winner's secret.
+    """
+    if settings.secret:
+        return settings.secret.encode()
+    path = settings.data_path() / "secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value.hex())
+    logger.info("generated a new cookie-signing secret in %s", path)
+    return value
+
+
+@dataclass
+class Runtime:
+    """Everything built from settings, with the lifecycle the lifespan drives."""
+
+    settings: Settings
+    engine: Engine
+    registry: ModelRegistry
+    admin: AdminApp
+    forward: Any = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    started: bool = False
+
+    async def startup(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        # Load the model and compile/warm the kernels before any request is let in.
+        self.registry.startup()
+        if self.engine.recorder is not None:
+            self.engine.recorder.open()
+        if self.forward is not None:
+            await self.forward.startup()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.registry.reload)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests, embedded servers): reload via the admin API
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.forward is not None:
+            await self.forward.aclose()
+        if self.engine.recorder is not None:
+            self.engine.recorder.close()
+
+
+def build_runtime(config: Any = None) -> Runtime:
+    """Settings (a ``Settings``, a dict of settings, or ``None`` for defaults + environment)
+    turned into ready objects. Raises ``ConfigError``/``RuleError`` for bad settings."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = load_settings(overrides=dict(config or {}))
+    secret = load_secret(settings)
+    codec = IdentityCodec(secret)
+    reader = IdentityReader(
+        codec,
+        session_cookie=settings.session_cookie,
+        device_cookie=settings.device_cookie,
+        profile_cookie=settings.profile_cookie,
+    )
+    routes = RouteTable.from_config(settings.preset, list(settings.rules))
+    store = MemoryStore(
+        capacity=settings.memory_capacity,
+        idle_ttl=settings.session_ttl,
+        half_life=settings.half_life,
+        dwell_cap=settings.dwell_cap,
+    )
+    metrics = Metrics()
+    recorder = None
+    if settings.record_events:
+        from proxy.recorder import EventRecorder
+
+        recorder = EventRecorder(
+            Path(settings.record_dir or settings.data_path() / "events"),
+            codec=codec,
+            max_bytes=settings.record_max_bytes,
+            keep=settings.record_keep,
+        )
+    options = EngineOptions(
+        header_prefix=settings.header_prefix.lower().encode(),
+        identify_header=settings.identify_header.lower().encode(),
+        session_cookie=settings.session_cookie.encode(),
+        device_cookie=settings.device_cookie.encode(),
+        session_ttl=int(settings.session_ttl),
+        min_events=settings.min_events,
+        budget_ns=int(settings.budget_ms * 1e6),
+        top_signals=settings.top_signals,
+        half_life=settings.half_life,
+        expose_headers=settings.expose_headers,
+    )
+    engine = Engine(
+        options=options, routes=routes, codec=codec, reader=reader,
+        bots=BotGate(max_rate=settings.bot_max_rate), store=store, metrics=metrics,
+        recorder=recorder,
+    )
+    model_dir = Path(settings.model_dir) if settings.model_dir else settings.data_path() / "models"
+    registry = ModelRegistry(model_dir, engine.activate, model_file=settings.model)
+    engine.registry = registry
+    admin = AdminApp(engine, admin_token=settings.admin_token, store_name=settings.store,
+                     version=VERSION)
+    metrics.gauge("intentgate_store_entries", "Session states held in memory.",
+                  lambda: float(len(store)))
+    metrics.gauge("intentgate_store_ops", "Memory store hits, misses, evictions, expirations.",
+                  lambda: {f"op={k}": float(v) for k, v in store.stats().items()
+                           if k in ("hits", "misses", "evictions", "expirations")})
+    metrics.gauge("intentgate_model_info", "Active model version.",
+                  lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
+    return Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
+
+
+class ProxyApp:
+    """The standalone proxy's ASGI callable: lifespan here, everything else to ``inner``."""
+
+    def __init__(self, runtime: Runtime, inner: ASGIApp) -> None:
+        self.runtime = runtime
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.inner(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.runtime.startup()
+                except Exception as exc:
+                    logger.error("startup failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings) -> ProxyApp:
+    """The standalone proxy for ``settings`` (``settings.upstream`` must be set)."""
+    from proxy.forward import ForwardApp, Timeouts
+    from proxy.middleware import IntentGateMiddleware
+
+    if settings.upstream is None:
+        raise ValueError("upstream is required to serve as a reverse proxy")
+    runtime = build_runtime(settings)
+    forward = ForwardApp(
+        settings.upstream,
+        timeouts=Timeouts(
+            connect=settings.connect_timeout, read=settings.read_timeout,
+            pool=settings.pool_timeout,
+        ),
+        max_body_bytes=settings.max_body_bytes,
+        preserve_host=settings.preserve_host,
+        trusted_hops=frozenset(settings.trusted_hops),
+        pool_size=settings.pool_size,
+        metrics=runtime.engine.metrics,
+    )
+    runtime.forward = forward
+    if settings.passthrough:
+        # The bench's bare passthrough: same server stack and forwarding, no classification.
+        runtime.registry.startup = lambda: None  # type: ignore[method-assign]
+        return ProxyApp(runtime, forward)
+    inner = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
+    return ProxyApp(runtime, inner)
+
+
+def create_app_from_environ() -> ProxyApp:
+    """uvicorn ``--workers`` factory: settings arrive through the handoff variable."""
+    return create_app(from_handoff())

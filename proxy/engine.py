@@ -1,0 +1,318 @@
+"""The engine: identity -> event -> state -> features -> score -> header values, for one request.
+
+One ``Engine`` serves both deployments (standalone proxy and embedded middleware). It owns the
+ready objects built once from settings (route table, identity reader, bot gate, store, the active
+model) and runs classification under the one fail-open guard of the project: any exception or
+an overrun of the time budget forwards the request without ``X-Intent-*`` headers, bumps a counter
+by reason and logs a rate-limited line. Nothing here reads settings or the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from classifiers.artifact import Model
+from classifiers.kernels import Scorer
+from explain.headers import confidence_value, signals_value
+from proxy.metrics import Metrics
+from signals.bots import BotGate
+from signals.events import EventKind, ShopperEvent
+from signals.features import FeatureExtractor
+from signals.identity import IdentityCodec, IdentityReader, set_cookie_value
+from signals.routes import RouteTable
+from signals.state import SessionState
+
+if TYPE_CHECKING:
+    from proxy.models import ModelRegistry
+    from proxy.recorder import EventRecorder
+    from signals.store import MemoryStore
+
+logger = logging.getLogger(__name__)
+
+UNDETERMINED = "undetermined"
+
+
+class ActiveModel:
+    """Everything that must change together when a model is swapped.
+
+    A request reads ``engine.active`` once and uses that object for the whole classification, so
+    a swap (one reference assignment) can never mix two versions. The scratch buffers belong to
+    this object: they are filled and read with no ``await`` in between.
+    """
+
+    __slots__ = (
+        "model", "scorer", "extractor", "x", "version", "version_value", "class_values",
+        "undetermined_value", "names", "radius2",
+    )
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.version: str = model.version
+        self.extractor = FeatureExtractor(model.feature_names, model.transforms)
+        self.scorer = Scorer(model)
+        self.x: npt.NDArray[np.float64] = np.zeros(len(model.feature_names), dtype=np.float64)
+        self.version_value = model.version.encode()
+        self.class_values: tuple[bytes, ...] = tuple(s.encode() for s in model.slugs)
+        self.undetermined_value = UNDETERMINED.encode()
+        self.names: tuple[str, ...] = tuple(model.feature_names)
+        self.radius2 = model.radius2
+
+
+@dataclass(slots=True)
+class Decision:
+    """What one request's classification produced; consumed when the response starts."""
+
+    session: str
+    device: str
+    state: SessionState
+    event: ShopperEvent | None
+    headers: list[tuple[bytes, bytes]]
+    set_cookies: list[tuple[bytes, bytes]] = field(default_factory=list)
+    slug: str = UNDETERMINED
+
+
+class _RateLimitedLog:
+    """At most one line per reason every ``interval`` seconds (with the count suppressed)."""
+
+    __slots__ = ("interval", "_last", "_suppressed")
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warn(self, reason: str, msg: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last.get(reason, -1e18) < self.interval:
+            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
+            return
+        self._last[reason] = now
+        skipped = self._suppressed.pop(reason, 0)
+        if skipped:
+            logger.warning(msg + " (%d similar suppressed)", *args, skipped)
+        else:
+            logger.warning(msg, *args)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Prepared, immutable settings the engine needs (built by ``proxy.app`` from Settings)."""
+
+    header_prefix: bytes = b"x-intent-"
+    identify_header: bytes = b"x-intent-identify"
+    session_cookie: bytes = b"ig_sid"
+    device_cookie: bytes = b"ig_did"
+    session_ttl: int = 1800
+    device_ttl: int = 400 * 86400
+    min_events: int = 3
+    budget_ns: int = 2_000_000
+    top_signals: int = 3
+    half_life: float = 600.0
+    expose_headers: bool = False
+
+
+class Engine:
+    """Classifies requests; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        options: EngineOptions,
+        routes: RouteTable,
+        codec: IdentityCodec,
+        reader: IdentityReader,
+        bots: BotGate,
+        store: MemoryStore,
+        metrics: Metrics,
+        registry: ModelRegistry | None = None,
+        recorder: EventRecorder | None = None,
+        clock: Any = time.time,
+    ) -> None:
+        self.options = options
+        self.routes = routes
+        self.codec = codec
+        self.reader = reader
+        self.bots = bots
+        self.store = store
+        self.metrics = metrics
+        self.registry = registry
+        self.recorder = recorder
+        self.clock = clock
+        self.active: ActiveModel | None = None
+        self._log = _RateLimitedLog()
+        p = options.header_prefix.decode()
+        # Header names prebuilt once, in the contract's canonical casing.
+        self.h_class = (p + "Class").lower().encode()
+        self.h_confidence = (p + "Confidence").lower().encode()
+        self.h_signals = (p + "Signals").lower().encode()
+        self.h_model = (p + "Model").lower().encode()
+        self.h_profile = (p + "Profile").lower().encode()
+
+    # -- model lifecycle -------------------------------------------------------------------
+
+    def activate(self, model: Model) -> ActiveModel:
+        """Build and warm everything for ``model``, then swap it in with one assignment."""
+        active = ActiveModel(model)
+        active.scorer.warm()
+        self.active = active
+        logger.info("model %s active (%d classes)", model.version, len(model.slugs))
+        return active
+
+    # -- the request path -----------------------------------------------------------------
+
+    def fail_open(self, reason: str, detail: object) -> None:
+        self.metrics.fail_open[reason] += 1
+        self._log.warn(reason, "classification skipped (%s): %s", reason, detail)
+
+    def classify(
+        self,
+        method: str,
+        path: str,
+        query_string: bytes,
+        cookie_values: list[bytes],
+        user_agent: bytes | None,
+        has_accept: bool,
+        has_accept_language: bool,
+        secure: bool,
+    ) -> Decision | None:
+        """The guarded classification of one request; ``None`` means forward unclassified."""
+        t0 = time.perf_counter_ns()
+        try:
+            decision = self._classify(
+                method, path, query_string, cookie_values, user_agent, has_accept,
+                has_accept_language, secure,
+            )
+        except Exception as exc:  # the one fail-open point of the project
+            self.fail_open("error", repr(exc))
+            return None
+        elapsed = time.perf_counter_ns() - t0
+        if elapsed > self.options.budget_ns:
+            self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
+            return None
+        self.metrics.classify_latency.observe(elapsed * 1e-9)
+        return decision
+
+    def _classify(
+        self,
+        method: str,
+        path: str,
+        query_string: bytes,
+        cookie_values: list[bytes],
+        user_agent: bytes | None,
+        has_accept: bool,
+        has_accept_language: bool,
+        secure: bool,
+    ) -> Decision | None:
+        now = self.clock()
+        event = self.routes.match(method, path, query_string, now)
+        if event is None and self.routes.is_ignored(path):
+            return None  # static assets, health checks: no event, no headers, no cookies
+        bot = self.bots.verdict(user_agent, has_accept, has_accept_language)
+        if bot is not None:
+            self.metrics.bots[bot] += 1
+            return None
+        ident = self.reader.read(cookie_values)
+        opts = self.options
+        set_cookies: list[tuple[bytes, bytes]] = []
+        session = ident.session
+        if session is None:
+            session = self.codec.new_token()
+            set_cookies.append(
+                (b"set-cookie", set_cookie_value(opts.session_cookie.decode(), session,
+                                                 opts.session_ttl, secure))
+            )
+        elif event is not None:
+            # Sliding idle expiry: refresh the cookie when the shopper does something.
+            set_cookies.append(
+                (b"set-cookie", set_cookie_value(opts.session_cookie.decode(), session,
+                                                 opts.session_ttl, secure))
+            )
+        device = ident.device
+        if device is None:
+            device = self.codec.new_token()
+            set_cookies.append(
+                (b"set-cookie", set_cookie_value(opts.device_cookie.decode(), device,
+                                                 opts.device_ttl, secure))
+            )
+        state, _created = self.store.get_or_create(session, now)
+        if self.bots.too_fast(state.touch(now)):
+            self.metrics.bots["rate"] += 1
+            return None
+        if event is not None:
+            state.apply(event)
+            self.metrics.events[event.kind.slug] += 1
+        profile = self.store.profile_of(device, now) or self.codec.pseudonym("d:" + device)
+        decision = Decision(session, device, state, event, [], set_cookies)
+        active = self.active
+        if active is None:
+            return decision
+        self._score(active, decision, state, now, profile)
+        return decision
+
+    def _score(
+        self, active: ActiveModel, decision: Decision, state: SessionState, now: float,
+        profile: str,
+    ) -> None:
+        headers = decision.headers
+        if state.events_seen < self.options.min_events:
+            headers.append((self.h_class, active.undetermined_value))
+            headers.append((self.h_confidence, b"0.00"))
+        else:
+            active.extractor.extract(state, now, active.x)
+            winner, runner, confidence = active.scorer.score(active.x)
+            d2 = active.scorer.d2
+            if d2[winner] > active.radius2[winner]:
+                headers.append((self.h_class, active.undetermined_value))
+                headers.append((self.h_confidence, b"0.00"))
+            else:
+                decision.slug = active.model.slugs[winner]
+                headers.append((self.h_class, active.class_values[winner]))
+                headers.append((self.h_confidence, confidence_value(confidence)))
+                margin = float(d2[runner] - d2[winner])
+                value = signals_value(
+                    active.scorer.contrib, margin, active.names, self.options.top_signals
+                )
+                if value:
+                    headers.append((self.h_signals, value))
+        headers.append((self.h_model, active.version_value))
+        headers.append((self.h_profile, profile.encode()))
+        self.metrics.requests_by_class[decision.slug] += 1
+
+    def on_response(self, decision: Decision | None, status: int, identify: bytes | None) -> None:
+        """Response side: undo the event of a page that did not exist; accept an identify."""
+        if decision is None:
+            return
+        if decision.event is not None and status >= 400:
+            decision.state.revert(decision.event)
+            self.metrics.reverted_events += 1
+        elif decision.event is not None and self.recorder is not None:
+            self.recorder.record(decision.session, decision.event)
+        if identify is not None:
+            self.identify(decision.device, identify)
+
+    def identify(self, device: str, identify: bytes) -> None:
+        now = self.clock()
+        value = identify.decode("latin-1").strip()
+        self.metrics.identifies += 1
+        if value == "-" or not value:
+            self.store.unlink(device)
+            return
+        self.store.link(device, self.codec.pseudonym("u:" + value), now)
+
+    def apply_beacon(self, cookie_values: list[bytes], event: ShopperEvent) -> bool:
+        """Apply a client beacon to the session named by the signed cookie (never by payload)."""
+        ident = self.reader.read(cookie_values)
+        if ident.session is None:
+            return False
+        state = self.store.get(ident.session, event.ts)
+        if state is None:
+            return False
+        state.apply(event)
+        self.metrics.events[EventKind(event.kind).slug] += 1
+        return True

@@ -1,0 +1,106 @@
+"""Recording shopper events to rotating JSONL files, the format ``intentgate fit`` reads.
+
+The request path only appends an encoded line to a bounded in-memory buffer; the buffer is
+written out when it grows past a few KiB and on close, and files rotate by size (``events.jsonl``,
+``events.jsonl.1`` …, ``keep`` files in all). When the buffer is full the event is dropped and
+counted. Session tokens are pseudonymised with the proxy's keyed hash: no raw cookie, IP or user
+id is ever written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from signals.events import ShopperEvent
+from signals.identity import IdentityCodec
+from signals.records import event_to_record
+
+logger = logging.getLogger(__name__)
+
+_FLUSH_BYTES = 64 * 1024
+_FLUSH_SECONDS = 1.0
+_MAX_BUFFERED = 10_000
+
+
+class EventRecorder:
+    def __init__(
+        self, directory: Path, *, codec: IdentityCodec, max_bytes: int, keep: int,
+        allow_query_text: bool = True,
+    ) -> None:
+        self.directory = directory
+        self.codec = codec
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.allow_query_text = allow_query_text
+        self.dropped = 0
+        self.written = 0
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        self._fh: IO[bytes] | None = None
+        self._size = 0
+        self._flushed_at = 0.0
+
+    @property
+    def path(self) -> Path:
+        return self.directory / "events.jsonl"
+
+    def open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("ab")
+        self._size = self._fh.tell()
+
+    def record(self, session: str, event: ShopperEvent) -> None:
+        if len(self._buf) >= _MAX_BUFFERED:
+            self.dropped += 1
+            return
+        if not self.allow_query_text and event.query is not None:
+            event = event._replace(query=None)
+        line = orjson.dumps(event_to_record(self.codec.pseudonym("s:" + session), event)) + b"\n"
+        self._buf.append(line)
+        self._buffered += len(line)
+        now = time.monotonic()
+        if self._buffered >= _FLUSH_BYTES or now - self._flushed_at >= _FLUSH_SECONDS:
+            self._flushed_at = now
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf or self._fh is None:
+            return
+        data = b"".join(self._buf)
+        self._buf.clear()
+        self._buffered = 0
+        try:
+            self._fh.write(data)
+            self._fh.flush()
+        except OSError as exc:  # a full disk drops records, never requests
+            self.dropped += data.count(b"\n")
+            logger.error("event recording failed: %s", exc)
+            return
+        self.written += data.count(b"\n")
+        self._size += len(data)
+        if self._size >= self.max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        # events.jsonl.{keep-1} falls off; every other file moves one place up.
+        for i in range(self.keep - 1, 0, -1):
+            src = self.path if i == 1 else self.path.with_name(f"events.jsonl.{i - 1}")
+            dst = self.path.with_name(f"events.jsonl.{i}")
+            if src.exists():
+                os.replace(src, dst)
+        self._fh = self.path.open("ab")
+        self._size = 0
+
+    def close(self) -> None:
+        self.flush()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

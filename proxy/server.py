@@ -1,0 +1,182 @@
+"""The server side: uvicorn on httptools + uvloop, with the limits uvicorn itself lacks.
+
+``HardenedHttpToolsProtocol`` adds what neither uvicorn parser enforces: a cap on the request
+header section (431), a cap on the request target (414), a deadline for receiving headers (slow
+clients are cut, 408), exactly one ``Host`` (400), and the smuggling shapes — both
+``Content-Length`` and ``Transfer-Encoding``, two different ``Content-Length`` values, obsolete
+line folding, CR/LF inside a value — refused before the app (and so the upstream) sees them.
+httptools already rejects some of these itself; tests pin both layers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+logger = logging.getLogger(__name__)
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long",
+            431: b"Request Header Fields Too Large"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    max_header_bytes: int = 32 * 1024
+    max_target_bytes: int = 8 * 1024
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    limit_concurrency: int = 1000
+    graceful_timeout: float = 10.0
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class HardenedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus the limits in the module docstring."""
+
+    limits = ServerLimits()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._ig_reject: _Reject | None = None
+        self._ig_in_headers = False
+        self._ig_header_bytes = 0
+        self._ig_hosts = 0
+        self._ig_lengths: set[bytes] = set()
+        self._ig_te = False
+        # An idle new connection gets the header deadline too (slowloris).
+        self._ig_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self.limits.header_timeout, self._ig_header_timeout
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ig_cancel_timer()
+        super().connection_lost(exc)
+
+    def _ig_cancel_timer(self) -> None:
+        timer = getattr(self, "_ig_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._ig_timer = None
+
+    def _ig_header_timeout(self) -> None:
+        self._ig_timer = None
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if busy and not self._ig_in_headers:
+            return
+        self._ig_send_error(408, "request headers not received in time")
+
+    def _ig_send_error(self, status: int, reason: str) -> None:
+        if self.transport.is_closing():
+            return
+        body = reason.encode()
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, _REASONS[status], len(body), body)
+        )
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError as exc:
+            reject = self._ig_reject
+            if reject is None and isinstance(exc.__cause__ or exc.__context__, _Reject):
+                reject = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+            if reject is not None:
+                logger.info("rejected request: %s", reject.reason)
+                self._ig_send_error(reject.status, reject.reason)
+            else:
+                logger.info("rejected malformed request: %s", exc)
+                self._ig_send_error(400, "invalid HTTP request")
+
+    def _ig_fail(self, status: int, reason: str) -> None:
+        self._ig_reject = _Reject(status, reason)
+        raise self._ig_reject
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._ig_in_headers = True
+        self._ig_header_bytes = 0
+        self._ig_hosts = 0
+        self._ig_lengths = set()
+        self._ig_te = False
+        if self._ig_timer is None:
+            self._ig_timer = self.loop.call_later(
+                self.limits.header_timeout, self._ig_header_timeout
+            )
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.limits.max_target_bytes:
+            self._ig_fail(414, "request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._ig_header_bytes += len(name) + len(value) + 4
+        if self._ig_header_bytes > self.limits.max_header_bytes:
+            self._ig_fail(431, "request header section too large")
+        if b"\r" in value or b"\n" in value or b"\x00" in value:
+            self._ig_fail(400, "control character in a header value")
+        low = name.lower()
+        if low == b"host":
+            self._ig_hosts += 1
+        elif low == b"content-length":
+            self._ig_lengths.add(value.strip())
+        elif low == b"transfer-encoding":
+            self._ig_te = True
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._ig_in_headers = False
+        self._ig_cancel_timer()
+        if self._ig_hosts != 1 and self.parser.get_http_version() == "1.1":
+            self._ig_fail(400, "exactly one Host header is required")
+        if self._ig_te and self._ig_lengths:
+            self._ig_fail(400, "both Content-Length and Transfer-Encoding")
+        if len(self._ig_lengths) > 1:
+            self._ig_fail(400, "conflicting Content-Length headers")
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Next request on this keep-alive connection: uvicorn's keep-alive timer covers the idle
+        # wait; our header deadline starts when the next request's first byte arrives.
+
+
+def uvicorn_kwargs(limits: ServerLimits) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.Config``/``uvicorn.run`` that set our server stack."""
+    # A module-level class (so uvicorn can hand it to worker processes); the limits are a class
+    # attribute set once per process (the worker's app factory sets them again from settings).
+    HardenedHttpToolsProtocol.limits = limits
+    return {
+        "http": HardenedHttpToolsProtocol,
+        "loop": "uvloop",
+        "lifespan": "on",
+        # uvicorn's default trusts X-Forwarded-* from 127.0.0.1, letting a local client spoof
+        # its address and scheme; ForwardApp decides trust from the configured hops instead.
+        "proxy_headers": False,
+        "server_header": False,
+        # The origin's Date goes through; uvicorn's own would duplicate it.
+        "date_header": False,
+        "timeout_keep_alive": limits.keepalive_timeout,
+        "limit_concurrency": limits.limit_concurrency,
+        "timeout_graceful_shutdown": limits.graceful_timeout,
+        "h11_max_incomplete_event_size": limits.max_header_bytes,
+    }

@@ -1,0 +1,261 @@
+"""Per-session state: exponentially time-decayed counters per event kind plus running quantities.
+
+Pure: time arrives as ``ShopperEvent.ts`` or a ``now`` argument. The state has a fixed size
+whatever the session does (one float array, two small rings of hashes), so a million sessions fit
+in well under 2 GB.
+
+Decay: a counter last brought up to date at ``t0`` is worth, at ``t``,
+
+    c(t) = c(t0) · 2^(−(t − t0) / h)        (h = half-life, seconds)
+
+and is brought up to date lazily, only when an event arrives. What the shopper does now outweighs
+what they did twenty minutes ago, so the class can change within a session.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+from zlib import crc32
+
+from signals.events import N_KINDS, PAGE_KINDS, EventKind, ShopperEvent
+
+# Layout of SessionState.v (float64): decayed counters first, indexed by EventKind.
+_N_COUNTERS = N_KINDS
+STARTED = _N_COUNTERS + 0  # ts of the session's first event
+DECAYED_AT = _N_COUNTERS + 1  # ts the counters were last decayed to
+LAST_PAGE = _N_COUNTERS + 2  # ts of the last page view (0: none yet)
+DWELL_SUM = _N_COUNTERS + 3  # decayed sum of dwell seconds on product pages
+DWELL_N = _N_COUNTERS + 4  # decayed number of dwell measurements
+EVENTS = _N_COUNTERS + 5  # raw (undecayed) number of events
+RATE = _N_COUNTERS + 6  # request counter with a 30 s half-life (bot gate)
+RATE_AT = _N_COUNTERS + 7
+LAST_WAS_PRODUCT = _N_COUNTERS + 8  # 1.0 when the last page was a product page
+BEACON_DWELL = _N_COUNTERS + 9  # 1.0 when a beacon already gave the last page's dwell
+PV_TOTAL = _N_COUNTERS + 10  # raw product views
+REVISITS = _N_COUNTERS + 11  # raw product views of an already-seen product
+DISTINCT_P = _N_COUNTERS + 12
+DISTINCT_C = _N_COUNTERS + 13
+LAST_NEW_PRODUCT = _N_COUNTERS + 14  # hash of the product the last view added (for revert)
+_SIZE = _N_COUNTERS + 15
+
+PRODUCT_RING = 32
+CATEGORY_RING = 16
+RATE_HALF_LIFE = 30.0
+_RATE_PER_MIN = math.log(2) / RATE_HALF_LIFE * 60.0
+_PAGE_KINDS = frozenset(int(k) for k in PAGE_KINDS)
+_PRODUCT_VIEW = int(EventKind.PRODUCT_VIEW)
+_DWELL = int(EventKind.DWELL)
+_PAGE_VIEW = int(EventKind.PAGE_VIEW)
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Shared by every state of a store: the decay half-life and the dwell cap (seconds)."""
+
+    half_life: float = 600.0
+    dwell_cap: float = 300.0
+
+
+DEFAULT_CONFIG = StateConfig()
+
+
+def _hash(text: str) -> int:
+    # Stable across processes (Python's hash() is salted): states move between workers.
+    return crc32(text.encode("utf-8", "surrogatepass")) or 1
+
+
+class SessionState:
+    """One session's decayed behaviour; see the module docstring.
+
+    Only the owner of the session mutates it (the event loop, with no ``await`` between reading
+    and writing), so no locking.
+    """
+
+    __slots__ = ("v", "products", "categories", "config")
+
+    def __init__(self, config: StateConfig = DEFAULT_CONFIG) -> None:
+        self.v = array("d", bytes(8 * _SIZE))
+        self.products = array("q", bytes(8 * PRODUCT_RING))
+        self.categories = array("q", bytes(8 * CATEGORY_RING))
+        self.config = config
+
+    # -- time ------------------------------------------------------------------------------
+
+    def decay_factor(self, now: float) -> float:
+        """2^(−(now − decayed_at)/h): what the stored counters are worth at ``now``."""
+        dt = now - self.v[DECAYED_AT]
+        if dt <= 0.0:
+            return 1.0
+        return 2.0 ** (-dt / self.config.half_life)
+
+    def _decay_to(self, now: float) -> None:
+        v = self.v
+        f = self.decay_factor(now)
+        if f != 1.0:
+            for i in range(_N_COUNTERS):
+                v[i] *= f
+            v[DWELL_SUM] *= f
+            v[DWELL_N] *= f
+        if now > v[DECAYED_AT]:
+            v[DECAYED_AT] = now
+
+    def touch(self, now: float) -> float:
+        """Count one request; returns the session's recent rate in requests per minute."""
+        v = self.v
+        dt = now - v[RATE_AT]
+        r = v[RATE] * 2.0 ** (-dt / RATE_HALF_LIFE) if dt > 0.0 else v[RATE]
+        r += 1.0
+        v[RATE] = r
+        if now > v[RATE_AT]:
+            v[RATE_AT] = now
+        return r * _RATE_PER_MIN
+
+    # -- events ----------------------------------------------------------------------------
+
+    def apply(self, ev: ShopperEvent) -> None:
+        """Fold one event into the state (decaying everything to ``ev.ts`` first)."""
+        v = self.v
+        t = ev.ts
+        self._decay_to(t)
+        if v[STARTED] == 0.0 or t < v[STARTED]:
+            v[STARTED] = t
+        kind = int(ev.kind)
+        cap = self.config.dwell_cap
+        if kind == _DWELL:
+            # A client beacon measured the dwell: it replaces the gap estimate for that page.
+            if v[LAST_WAS_PRODUCT] == 1.0 and v[BEACON_DWELL] == 0.0:
+                v[DWELL_SUM] += min(max(ev.value / 1000.0, 0.0), cap)
+                v[DWELL_N] += 1.0
+                v[BEACON_DWELL] = 1.0
+            return
+        if kind in _PAGE_KINDS:
+            last = v[LAST_PAGE]
+            if last > 0.0 and v[LAST_WAS_PRODUCT] == 1.0 and v[BEACON_DWELL] == 0.0:
+                gap = t - last
+                if gap > 0.0:
+                    v[DWELL_SUM] += min(gap, cap)
+                    v[DWELL_N] += 1.0
+            v[LAST_PAGE] = t
+            v[LAST_WAS_PRODUCT] = 1.0 if kind == _PRODUCT_VIEW else 0.0
+            v[BEACON_DWELL] = 0.0
+        if kind != _PAGE_VIEW:
+            v[kind] += 1.0
+        v[EVENTS] += 1.0
+        v[LAST_NEW_PRODUCT] = 0.0
+        if kind == _PRODUCT_VIEW and ev.product:
+            h = _hash(ev.product)
+            v[PV_TOTAL] += 1.0
+            ring = self.products
+            if h in ring:
+                v[REVISITS] += 1.0
+            else:
+                slot = int(v[DISTINCT_P]) % PRODUCT_RING
+                ring[slot] = h
+                v[DISTINCT_P] += 1.0
+                v[LAST_NEW_PRODUCT] = float(h)
+        if ev.category:
+            h = _hash(ev.category)
+            ring = self.categories
+            if h not in ring:
+                ring[int(v[DISTINCT_C]) % CATEGORY_RING] = h
+                v[DISTINCT_C] += 1.0
+
+    def revert(self, ev: ShopperEvent) -> None:
+        """Undo ``apply(ev)`` for the same event: the proxy classifies a request before it
+        knows the response status, and a product page that 404s must not count. Dwell and the
+        category ring are left as they are (both are bounded, and a miss costs little)."""
+        v = self.v
+        kind = int(ev.kind)
+        if kind == _DWELL:
+            return
+        f = self.decay_factor(ev.ts)  # the +1 made at ev.ts is worth f now
+        if kind != _PAGE_VIEW:
+            v[kind] = max(v[kind] - f, 0.0)
+        v[EVENTS] = max(v[EVENTS] - 1.0, 0.0)
+        if kind == _PRODUCT_VIEW and ev.product:
+            h = _hash(ev.product)
+            v[PV_TOTAL] = max(v[PV_TOTAL] - 1.0, 0.0)
+            if v[LAST_NEW_PRODUCT] == float(h):
+                slot = (int(v[DISTINCT_P]) - 1) % PRODUCT_RING
+                if self.products[slot] == h:
+                    self.products[slot] = 0
+                v[DISTINCT_P] = max(v[DISTINCT_P] - 1.0, 0.0)
+                v[LAST_NEW_PRODUCT] = 0.0
+            else:
+                v[REVISITS] = max(v[REVISITS] - 1.0, 0.0)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def events_seen(self) -> int:
+        return int(self.v[EVENTS])
+
+    @property
+    def started_at(self) -> float:
+        return self.v[STARTED]
+
+    def counter(self, kind: EventKind, now: float) -> float:
+        """Decayed count of ``kind`` at ``now`` (the state is not modified)."""
+        return self.v[int(kind)] * self.decay_factor(now)
+
+    def nbytes(self) -> int:
+        """Approximate memory held by this state, in bytes."""
+        import sys
+
+        return (sys.getsizeof(self) + sys.getsizeof(self.v) + sys.getsizeof(self.products)
+                + sys.getsizeof(self.categories))
+
+    # -- moving between processes ---------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        return self.v.tobytes() + self.products.tobytes() + self.categories.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, config: StateConfig = DEFAULT_CONFIG) -> SessionState:
+        """Inverse of ``to_bytes``; ``ValueError`` for data of the wrong size or with
+        non-finite numbers (a corrupted or foreign blob)."""
+        want = 8 * (_SIZE + PRODUCT_RING + CATEGORY_RING)
+        if len(data) != want:
+            raise ValueError(f"state blob has {len(data)} bytes, expected {want}")
+        s = cls(config)
+        a = 8 * _SIZE
+        b = a + 8 * PRODUCT_RING
+        s.v = array("d", data[:a])
+        if not all(math.isfinite(x) for x in s.v):
+            raise ValueError("state blob holds non-finite numbers")
+        s.products = array("q", data[a:b])
+        s.categories = array("q", data[b:])
+        return s
+
+    def merge(self, other: SessionState, now: float) -> None:
+        """Combine ``other`` into this state: both are decayed to ``now``, counters add,
+        raw counts add, distinct sets unite (within the ring bounds), the earliest start wins."""
+        self._decay_to(now)
+        f = other.decay_factor(now)
+        v, o = self.v, other.v
+        for i in range(_N_COUNTERS):
+            v[i] += o[i] * f
+        v[DWELL_SUM] += o[DWELL_SUM] * f
+        v[DWELL_N] += o[DWELL_N] * f
+        for i in (EVENTS, PV_TOTAL, REVISITS):
+            v[i] += o[i]
+        if o[STARTED] > 0.0 and (v[STARTED] == 0.0 or o[STARTED] < v[STARTED]):
+            v[STARTED] = o[STARTED]
+        v[LAST_PAGE] = max(v[LAST_PAGE], o[LAST_PAGE])
+        for h in other.products:
+            if h and h not in self.products:
+                self.products[int(v[DISTINCT_P]) % PRODUCT_RING] = h
+                v[DISTINCT_P] += 1.0
+        for h in other.categories:
+            if h and h not in self.categories:
+                self.categories[int(v[DISTINCT_C]) % CATEGORY_RING] = h
+                v[DISTINCT_C] += 1.0
+
+    def copy(self) -> SessionState:
+        s = SessionState(self.config)
+        s.v = array("d", self.v)
+        s.products = array("q", self.products)
+        s.categories = array("q", self.categories)
+        return s
