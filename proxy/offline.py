@@ -1,0 +1,402 @@
+"""The offline commands: ``import``, ``fit``, ``evaluate`` and ``fit-bundled``.
+
+They join signals (records -> sessions -> the same features the proxy computes) and classifiers
+(matrix -> model); scikit-learn is imported here, inside the commands, never by ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import math
+import sys
+import time
+import tomllib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import orjson
+
+from signals.events import ShopperEvent
+from signals.features import DEFAULT_FEATURES, FeatureExtractor
+from signals.importers import IMPORTERS, MISSING, Counts
+from signals.records import dumps, parse_line, record_to_event
+from signals.replay import Replay, group, replay
+from signals.state import StateConfig
+
+EXIT_USAGE = 2
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+BUNDLED_PATH = ROOT / "classifiers" / "bundled" / "model.json"
+# The bundled model's created_at is fixed so `make model` rebuilds it byte for byte.
+BUNDLED_CREATED_AT = "2026-11-22T00:00:00Z"
+BUNDLED_SOURCES = (
+    ("taobao", "taobao-userbehavior-hotitems-sample/UserBehavior.csv"),
+    ("yoochoose", "yoochoose-rsc15-clicks-100k/yoochoose-clicks-100k_train_full.txt"),
+    ("diginetica", "diginetica-cikm2016-srgnn-sample/sample_train-item-views.csv"),
+    ("rees46", "rees46-multicategory-2019oct-head/2019-Oct-sample.csv"),
+    ("otto", "otto-recsys-test-sample/train.jsonl"),
+    ("ga", "ga-merchstore-all-sessions/all_sessions.csv"),
+)
+# Signals no real dataset we have can show. The bundled model adds one documented, rule-based
+# archetype class per such signal (its centroid is set by rule, not fitted), so the proxy can
+# still name a comparison shopper; the card says so.
+ARCHETYPES = {
+    "comparisons": ("comparison-shopper", "Comparison shopper",
+                    "Compares products side by side before deciding.",
+                    "Show comparison tables, spec highlights and reviews."),
+    "price_sorts": ("price-sensitive-researcher", "Price-sensitive researcher",
+                    "Sorts and filters by price; looks for the cheapest option.",
+                    "Lead with price, bundles and price-match messaging."),
+    "review_views": ("review-reader", "Review reader",
+                     "Reads reviews before deciding.",
+                     "Surface ratings, reviews and social proof."),
+    "searches": ("search-led-browser", "Search-led browser",
+                 "Finds products through search rather than navigation.",
+                 "Tune search ranking and suggestions; show 'did you mean'."),
+    "deal_views": ("deal-hunter", "Deal hunter", "Drawn to sale pages and discounts.",
+                   "Show current promotions and limited-time offers."),
+}
+ARCHETYPE_LEVEL = 3.0  # events of the signal that characterise the archetype
+MISSING_SCALE = 0.4  # log1p units: the scale given to a signal no dataset shows
+RADIUS_FLOOR_FACTOR = 1.5  # radius floor = this x the median fitted radius
+
+
+class UsageError(Exception):
+    pass
+
+
+def _open_text(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdin
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such file: {path}")
+    raw: IO[bytes] = p.open("rb")
+    head = raw.read(2)
+    raw.seek(0)
+    if head == b"\x1f\x8b":
+        raw = gzip.open(raw)  # type: ignore[assignment]
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+
+
+def _progress(lines: Iterable[str], label: str) -> Iterator[str]:
+    """Pass lines through, printing a line count on a terminal every 100k lines."""
+    tty = sys.stderr.isatty()
+    n = 0
+    for line in lines:
+        n += 1
+        if tty and n % 100_000 == 0:
+            print(f"\r{label}: {n:,} lines", end="", file=sys.stderr, flush=True)
+        yield line
+    if tty and n >= 100_000:
+        print(file=sys.stderr)
+
+
+def _read_events(paths: list[str], skipped: list[int]) -> Iterator[tuple[str, ShopperEvent]]:
+    for path in paths:
+        with _open_text(path) as fh:
+            for line in _progress(fh, path):
+                if not line.strip():
+                    continue
+                try:
+                    yield parse_line(line)
+                except ValueError:
+                    skipped[0] += 1
+
+
+def _extractor() -> FeatureExtractor:
+    names, transforms = zip(*DEFAULT_FEATURES, strict=True)
+    return FeatureExtractor(names, transforms)
+
+
+# -- import ------------------------------------------------------------------------------
+
+
+def cmd_import(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="intentgate import")
+    ap.add_argument("--format", required=True, choices=sorted(IMPORTERS))
+    ap.add_argument("file")
+    ap.add_argument("--out", default="-")
+    args = ap.parse_args(argv)
+    counts = Counts()
+    out: IO[bytes] = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
+    try:
+        with _open_text(args.file) as fh:
+            for rec in IMPORTERS[args.format](_progress(fh, args.file), counts):
+                out.write(dumps(rec))
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    print(f"{args.format}: {counts.lines} lines, {counts.events} events, "
+          f"{counts.skipped} malformed lines skipped; lacks: {', '.join(MISSING[args.format])}",
+          file=sys.stderr)
+    return 0
+
+
+# -- fit ---------------------------------------------------------------------------------
+
+
+def _labels(path: str | None) -> dict[str, dict[str, str]] | None:
+    if path is None:
+        return None
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read labels {path}: {exc}") from None
+    out: dict[str, dict[str, str]] = {}
+    for slug, value in data.items():
+        if isinstance(value, str):
+            out[slug] = {"display_name": value}
+        elif isinstance(value, dict):
+            out[slug] = {k: str(v) for k, v in value.items()}
+        else:
+            raise UsageError(f"labels: {slug!r} must be a string or a table")
+    return out
+
+
+def _fit(rep: Replay, *, min_k: int, max_k: int, algorithm: str, seed: int, created_at: str,
+         data_source: str, notes: list[str], labels: Any, missing: tuple[str, ...]) -> Any:
+    from classifiers.fit import SegmentFitter
+
+    ex = _extractor()
+    fitter = SegmentFitter(min_k=min_k, max_k=max_k, random_state=seed, algorithm=algorithm)
+    fitter.fit(rep.X, feature_names=ex.names, transforms=ex.transforms)
+    return fitter, fitter.to_artifact(created_at, data_source, notes, labels,
+                                      missing_signals=missing)
+
+
+def _print_cards(model_bytes: bytes) -> None:
+    content = orjson.loads(model_bytes)
+    print(f"model {content['version']}: {len(content['classes'])} classes "
+          f"({content['report']['algorithm']}, {content['report']['rows']} sessions)")
+    for s in content["report"].get("silhouette_by_k", []):
+        print(f"  k={s['k']}: silhouette {s['silhouette']:.3f}")
+    for card in content["classes"]:
+        print(f"\n[{card['slug']}] {card['display_name']} — {card['size']} sessions "
+              f"({card['percentage']:.1f} %)")
+        print(f"  {card['description']}")
+        for ch in card["characteristics"][:4]:
+            print(f"  · {ch['signal']}: {ch['value']:.2f} vs {ch['population_value']:.2f} "
+                  f"(z {ch['z']:+.2f})")
+        for rule in card["rules"][:2]:
+            print(f"  rule: {rule['text']} (fidelity {rule['fidelity']:.2f})")
+        print(f"  use: {card['suggested_use']}")
+    for w in content["report"].get("warnings", []) + content["report"].get("notes", []):
+        print(f"note: {w}")
+
+
+def _write_model(out: Path, data: bytes) -> None:
+    from classifiers.artifact import load_model
+    from classifiers.report import render_report
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    out.with_suffix(".html").write_text(render_report(load_model(data)))
+
+
+def cmd_fit(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="intentgate fit")
+    ap.add_argument("events", nargs="+", help="event JSONL files (gzip ok)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--min-k", type=int, default=2)
+    ap.add_argument("--max-k", type=int, default=8)
+    ap.add_argument("--algorithm", choices=("kmeans", "dbscan"), default="kmeans")
+    ap.add_argument("--labels", help="TOML: slug = \"Display name\" or a table")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--half-life", type=float, default=600.0)
+    ap.add_argument("--created-at", help="ISO time stamped in the model (default: last event)")
+    args = ap.parse_args(argv)
+    if not 2 <= args.min_k <= args.max_k <= 20:
+        raise UsageError("need 2 <= --min-k <= --max-k <= 20")
+    skipped = [0]
+    sessions = group(_read_events(args.events, skipped))
+    if not sessions:
+        raise UsageError("no valid events in the input")
+    rep = replay(sessions, _extractor(), StateConfig(half_life=args.half_life))
+    if rep.X.shape[0] < 2:
+        raise UsageError(f"only {rep.X.shape[0]} session(s): too little data to fit")
+    last = max(e.ts for evs in sessions.values() for e in evs)
+    created = args.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last))
+    notes = [f"{skipped[0]} malformed lines skipped"] if skipped[0] else []
+    try:
+        _, data = _fit(rep, min_k=args.min_k, max_k=args.max_k, algorithm=args.algorithm,
+                       seed=args.seed, created_at=created, notes=notes,
+                       data_source=", ".join(Path(p).name for p in args.events),
+                       labels=_labels(args.labels), missing=())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _write_model(Path(args.out), data)
+    _print_cards(data)
+    print(f"\nwrote {args.out} and {Path(args.out).with_suffix('.html')}")
+    return 0
+
+
+# -- evaluate ----------------------------------------------------------------------------
+
+
+def cmd_evaluate(argv: list[str]) -> int:
+    from classifiers.artifact import load_model
+    from classifiers.evaluate import evaluate, format_table
+
+    ap = argparse.ArgumentParser(prog="intentgate evaluate")
+    ap.add_argument("model")
+    ap.add_argument("events", nargs="+")
+    ap.add_argument("--label", choices=("purchase",), default="purchase")
+    ap.add_argument("--min-events", type=int, default=1)
+    args = ap.parse_args(argv)
+    model = load_model(Path(args.model).read_bytes())
+    skipped = [0]
+    sessions = group(_read_events(args.events, skipped))
+    ex = FeatureExtractor(model.feature_names, model.transforms)
+    rep = replay(sessions, ex, before_outcome=True)
+    if rep.X.shape[0] == 0:
+        raise UsageError("no session has events before its first purchase")
+    ev = evaluate(model, rep.X, rep.purchased, n_events=rep.n_events,
+                  min_events=args.min_events)
+    print(f"{rep.X.shape[0]} sessions classified from the events before their first purchase "
+          f"or checkout ({rep.skipped_empty} had none and are left out)")
+    print(format_table(ev))
+    return 0
+
+
+# -- the bundled model -------------------------------------------------------------------
+
+
+def bundled_replay(data_dir: Path) -> tuple[Replay, list[str], tuple[str, ...]]:
+    recs: list[tuple[str, ShopperEvent]] = []
+    sources = []
+    missing: set[str] | None = None
+    for fmt, rel in BUNDLED_SOURCES:
+        path = data_dir / rel
+        counts = Counts()
+        with path.open(newline="", encoding="utf-8") as fh:
+            recs.extend(record_to_event(r) for r in IMPORTERS[fmt](fh, counts))
+        sources.append(f"{fmt} ({path.parent.name}: {counts.events} events)")
+        missing = set(MISSING[fmt]) if missing is None else missing & set(MISSING[fmt])
+    return replay(group(recs), _extractor()), sources, tuple(sorted(missing or ()))
+
+
+def add_archetypes(content: dict[str, Any], rep: Replay) -> dict[str, Any]:
+    """Append one rule-based class per signal that no dataset shows (see ``ARCHETYPES``)."""
+    names = [f["name"] for f in content["features"]]
+    mean = np.array(content["scaler"]["mean"])
+    scale = np.array(content["scaler"]["scale"])
+    constant = set(content["report"].get("missing_signals", []))
+    # The archetype is the average training shopper (z = 0 on every observed signal) plus
+    # ARCHETYPE_LEVEL events of its signal. A missing signal gets scale MISSING_SCALE, so one
+    # event moves a session ~1.7 standard units: a few comparisons outweigh the ordinary
+    # variation of browsing, which is what the name promises.
+    for f, name in enumerate(names):
+        if name in constant:
+            mean[f] = 0.0
+            scale[f] = MISSING_SCALE
+    content["scaler"]["mean"] = [round(float(v), 12) for v in mean]
+    content["scaler"]["scale"] = [round(float(v), 12) for v in scale]
+    base = np.zeros(len(names))
+    radius = float(np.median([c["radius"] for c in content["classes"]]))
+    taken = {c["slug"] for c in content["classes"]}
+    added = []
+    for signal, (slug, display, desc, use) in ARCHETYPES.items():
+        if signal not in names or signal not in constant or slug in taken:
+            continue
+        f = names.index(signal)
+        centroid = base.copy()
+        z = (math.log1p(ARCHETYPE_LEVEL) - mean[f]) / scale[f]
+        centroid[f] = z
+        content["centroids"].append([round(float(v), 12) for v in centroid])
+        content["classes"].append({
+            "slug": slug, "display_name": display,
+            "description": desc + " Rule-based archetype: no real dataset records this "
+            f"signal, so its centroid is the engaged-session mean with {signal} set to "
+            f"{ARCHETYPE_LEVEL:g} events (not fitted from data).",
+            "suggested_use": use, "size": 0, "percentage": 0.0, "radius": radius,
+            "characteristics": [{"signal": signal, "importance": 1.0,
+                                 "value": ARCHETYPE_LEVEL, "population_value": 0.0,
+                                 "z": round(float(z), 6)}],
+            "rules": [],
+        })
+        added.append(slug)
+    content["report"]["notes"] = list(content["report"].get("notes", [])) + [
+        f"Signals missing from every real dataset get a scaler of mean 0 and scale "
+        f"{MISSING_SCALE} (log1p units), set by rule; rule-based archetype classes added for "
+        "them: " + ", ".join(added)
+    ]
+    return content
+
+
+# Names the vocabulary's fallback gives a cluster of one-page visits; a person reads this better.
+BUNDLED_LABELS = {
+    "fewer-dwell-per-product-s": {"slug": "casual-browser", "display_name": "Casual browser"},
+}
+SCALE_FLOOR = 0.5  # log1p units
+
+
+def floor_scales(content: dict[str, Any], rep: Replay, labels: Any) -> dict[str, Any]:
+    """Give every feature a scale of at least ``SCALE_FLOOR``. A signal that one small dataset
+    shows a handful of times (category views: GA only) otherwise gets a tiny standard deviation,
+    and one such event in live traffic would outweigh everything else. Centroids are moved to
+    the new scaled space and each class radius is re-measured on its own training sessions."""
+    mean = np.array(content["scaler"]["mean"])
+    old = np.array(content["scaler"]["scale"])
+    new = np.maximum(old, SCALE_FLOOR)
+    cents = np.array(content["centroids"]) * old / new
+    Z = (rep.X - mean) / new
+    for c, card in enumerate(content["classes"]):
+        members = Z[np.asarray(labels) == c]
+        if len(members):
+            d = np.sqrt(((members - cents[c]) ** 2).sum(axis=1))
+            card["radius"] = round(max(float(np.quantile(d, 0.99)), 1e-6), 12)
+    floor = RADIUS_FLOOR_FACTOR * float(np.median([c["radius"] for c in content["classes"]]))
+    for card in content["classes"]:
+        card["radius"] = round(max(card["radius"], floor), 12)
+    content["scaler"]["scale"] = [round(float(v), 12) for v in new]
+    content["centroids"] = [[round(float(v), 12) for v in row] for row in cents]
+    content["report"]["notes"] = list(content["report"].get("notes", [])) + [
+        f"Scales floored at {SCALE_FLOOR} log1p units so a signal rare in the training data "
+        "cannot dominate live traffic; radii re-measured after the change (99th percentile "
+        f"of each class's training distances, at least {RADIUS_FLOOR_FACTOR}x the median "
+        "radius, since live sessions are longer than most training visits)."
+    ]
+    return content
+
+
+def build_bundled(data_dir: Path = SHARED_DATA) -> bytes:
+    from classifiers.artifact import seal
+
+    if not data_dir.is_dir():
+        raise UsageError(f"real datasets not found at {data_dir}")
+    rep, sources, missing = bundled_replay(data_dir)
+    fitter, data = _fit(rep, min_k=2, max_k=10, algorithm="kmeans", seed=0,
+                   created_at=BUNDLED_CREATED_AT, data_source="; ".join(sources),
+                   notes=["Fitted by `make model` from the real datasets in ../shared/data."],
+                   labels=BUNDLED_LABELS, missing=missing)
+    content = floor_scales(orjson.loads(data), rep, fitter.labels_)
+    return seal(add_archetypes(content, rep))
+
+
+def cmd_fit_bundled(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="intentgate fit-bundled")
+    ap.add_argument("--data-dir", default=str(SHARED_DATA))
+    ap.add_argument("--out", default=str(BUNDLED_PATH))
+    args = ap.parse_args(argv)
+    data = build_bundled(Path(args.data_dir))
+    _write_model(Path(args.out), data)
+    _print_cards(data)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+COMMANDS = {"import": cmd_import, "fit": cmd_fit, "evaluate": cmd_evaluate,
+            "fit-bundled": cmd_fit_bundled}
+
+
+def main(command: str, argv: list[str]) -> int:
+    try:
+        return COMMANDS[command](argv)
+    except UsageError as exc:
+        print(f"intentgate {command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
