@@ -134,7 +134,20 @@ def _demo_shop(args: argparse.Namespace) -> int:
     return 0
 
 
+_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "fit-bundled")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Subcommands with their own parsers get their arguments untouched.
+    if argv and argv[0] in _PASSTHROUGH:
+        if argv[0] == "bench":
+            from proxy.bench import main as bench_main
+
+            return bench_main(argv[1:])
+        from proxy import offline
+
+        return offline.main(argv[0], argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

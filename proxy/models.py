@@ -81,6 +81,10 @@ class ModelRegistry:
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]
 
+    def versions_history(self) -> list[str]:
+        """The activation history as bare versions, oldest first."""
+        return [h.split()[0] for h in self.history()]
+
     def _push(self, version: str) -> None:
         hist = [v for v in self.history()][-_HISTORY_KEEP:]
         if not hist or hist[-1] != version:
@@ -114,24 +118,35 @@ class ModelRegistry:
             model = read_model_file(self.model_file)
             self._keep_and_push(model)
             return self._activate(model)
-        for version in reversed(self.history()):
+        hist = self.history()
+        bundled = self._bundled()
+        if bundled is not None and (not hist or hist[-1].endswith(" bundled")):
+            # Never activated anything but the bundled model: follow the installed one, so an
+            # upgrade (or `make model`) takes effect.
+            self._keep_and_push(bundled, marker=True)
+            return self._activate(bundled)
+        for version in reversed([h.split()[0] for h in hist]):
             try:
                 return self._activate(read_model_file(self.path_of(version)))
             except (ArtifactError, KeyError) as exc:
                 logger.error("skipping stored model %s: %s", version, exc)
-        try:
-            data = bundled_model_bytes()
-        except FileNotFoundError:
+        if bundled is None:
             logger.warning("no bundled model in this install: forwarding unclassified")
             return None
-        model = load_model(data)
-        self._keep_and_push(model)
-        return self._activate(model)
+        self._keep_and_push(bundled, marker=True)
+        return self._activate(bundled)
 
-    def _keep_and_push(self, model: Model) -> None:
+    @staticmethod
+    def _bundled() -> Model | None:
+        try:
+            return load_model(bundled_model_bytes())
+        except FileNotFoundError:
+            return None
+
+    def _keep_and_push(self, model: Model, *, marker: bool = False) -> None:
         try:
             self.store(model)
-            self._push(model.version)
+            self._push(model.version + (" bundled" if marker else ""))
         except OSError as exc:  # a read-only disk must not stop the proxy from serving
             logger.warning("model directory %s not writable: %s", self.directory, exc)
 
@@ -155,7 +170,7 @@ class ModelRegistry:
 
     def rollback(self) -> Model:
         """Reactivate the version active before the current one."""
-        hist = self.history()
+        hist = self.versions_history()
         current = self.active.version if self.active is not None else None
         while hist and hist[-1] == current:
             hist.pop()
@@ -174,7 +189,7 @@ class ModelRegistry:
             if self.model_file is not None:
                 model = read_model_file(self.model_file)
             else:
-                hist = self.history()
+                hist = self.versions_history()
                 if not hist:
                     return None
                 model = read_model_file(self.path_of(hist[-1]))
