@@ -127,6 +127,7 @@ def serve(settings: Settings) -> int:
 
 def _demo_shop(args: argparse.Namespace) -> int:
     import uvicorn
+
     from proxy.demo_shop import create_demo_shop
 
     uvicorn.run(create_demo_shop(), host=args.host, port=args.port, log_level="warning",

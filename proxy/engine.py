@@ -305,14 +305,19 @@ class Engine:
             return
         self.store.link(device, self.codec.pseudonym("u:" + value), now)
 
-    def apply_beacon(self, cookie_values: list[bytes], event: ShopperEvent) -> bool:
-        """Apply a client beacon to the session named by the signed cookie (never by payload)."""
+    def apply_beacon(self, cookie_values: list[bytes], event: ShopperEvent) -> str:
+        """Apply a client beacon to the session named by the signed cookie (never by the
+        payload, so a beacon cannot write into another shopper's session). Returns the outcome:
+        ``accepted``, ``no_session`` or ``rate_limited``."""
         ident = self.reader.read(cookie_values)
         if ident.session is None:
-            return False
+            return "no_session"
         state = self.store.get(ident.session, event.ts)
         if state is None:
-            return False
+            return "no_session"
+        # Beacons share the session's request-rate meter with page views (bot gate ceiling).
+        if self.bots.too_fast(state.touch(event.ts)):
+            return "rate_limited"
         state.apply(event)
         self.metrics.events[EventKind(event.kind).slug] += 1
-        return True
+        return "accepted"

@@ -61,6 +61,7 @@ ARCHETYPES = {
                    "Show current promotions and limited-time offers."),
 }
 ARCHETYPE_LEVEL = 3.0  # events of the signal that characterise the archetype
+ARCHETYPE_RADIUS = 100.0
 MISSING_SCALE = 0.4  # log1p units: the scale given to a signal no dataset shows
 RADIUS_FLOOR_FACTOR = 1.5  # radius floor = this x the median fitted radius
 
@@ -297,7 +298,6 @@ def add_archetypes(content: dict[str, Any], rep: Replay) -> dict[str, Any]:
     content["scaler"]["mean"] = [round(float(v), 12) for v in mean]
     content["scaler"]["scale"] = [round(float(v), 12) for v in scale]
     base = np.zeros(len(names))
-    radius = float(np.median([c["radius"] for c in content["classes"]]))
     taken = {c["slug"] for c in content["classes"]}
     added = []
     for signal, (slug, display, desc, use) in ARCHETYPES.items():
@@ -313,7 +313,9 @@ def add_archetypes(content: dict[str, Any], rep: Replay) -> dict[str, Any]:
             "description": desc + " Rule-based archetype: no real dataset records this "
             f"signal, so its centroid is the engaged-session mean with {signal} set to "
             f"{ARCHETYPE_LEVEL:g} events (not fitted from data).",
-            "suggested_use": use, "size": 0, "percentage": 0.0, "radius": radius,
+            # No training sessions to measure a radius on, and "more of the signal" is still
+            # the archetype: it never declares a session undetermined.
+            "suggested_use": use, "size": 0, "percentage": 0.0, "radius": ARCHETYPE_RADIUS,
             "characteristics": [{"signal": signal, "importance": 1.0,
                                  "value": ARCHETYPE_LEVEL, "population_value": 0.0,
                                  "z": round(float(z), 6)}],
