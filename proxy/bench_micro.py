@@ -1,0 +1,111 @@
+"""In-process micro-benchmarks of the classification step, printed by ``intentgate bench``.
+
+Each figure is the p50/p99 of single calls timed with ``perf_counter_ns`` (the timer's own cost,
+~50 ns, is included), after a warm-up.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+BROWSER_UA = b"Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"
+PATHS = (
+    ("/products/phone-pro", b""), ("/collections/laptops", b"sort_by=price-ascending"),
+    ("/search", b"q=camera"), ("/pages/compare", b"products=phone-pro,phone-lite"),
+    ("/products/tripod/reviews", b""), ("/", b""), ("/collections/audio", b""),
+)
+
+
+def _time(fn: Callable[[int], Any], n: int) -> dict[str, float]:
+    for i in range(min(n, 2000)):
+        fn(i)
+    samples = np.empty(n, dtype=np.int64)
+    clock = time.perf_counter_ns
+    gc.disable()
+    try:
+        for i in range(n):
+            t0 = clock()
+            fn(i)
+            samples[i] = clock() - t0
+    finally:
+        gc.enable()
+    return {"p50_us": float(np.percentile(samples, 50)) / 1e3,
+            "p99_us": float(np.percentile(samples, 99)) / 1e3, "n": n}
+
+
+def run_all(n: int = 100_000) -> dict[str, dict[str, float]]:
+    from classifiers.artifact import load_model
+    from classifiers.kernels import Scorer
+    from explain.headers import signals_value
+    from proxy.app import build_runtime
+    from proxy.models import bundled_model_bytes
+    from signals.events import EventKind, ShopperEvent
+    from signals.features import FeatureExtractor
+    from signals.identity import IdentityCodec, IdentityReader
+    from signals.routes import RouteTable
+    from signals.state import SessionState
+    from signals.store import MemoryStore
+
+    out: dict[str, dict[str, float]] = {}
+    routes = RouteTable.from_config("auto")
+    out["route match (auto preset)"] = _time(
+        lambda i: routes.match("GET", PATHS[i % 7][0], PATHS[i % 7][1], 1000.0 + i), n)
+
+    codec = IdentityCodec(b"b" * 32)
+    reader = IdentityReader(codec)
+    cookies = [f"ig_sid={codec.new_token()}; ig_did={codec.new_token()}".encode()
+               for _ in range(1000)]
+    out["identity (signed cookies)"] = _time(lambda i: reader.read([cookies[i % 1000]]), n)
+
+    state = SessionState()
+    events = [ShopperEvent(EventKind(k % 12), 0.0, product=f"p{k % 9}") for k in range(12)]
+    out["state update"] = _time(lambda i: state.apply(events[i % 12]._replace(ts=1e3 + i)), n)
+
+    model = load_model(bundled_model_bytes())
+    ex = FeatureExtractor(model.feature_names, model.transforms)
+    x = np.zeros(len(model.feature_names))
+    out["feature extraction"] = _time(lambda i: ex.extract(state, 1e3 + n + i, x), n)
+
+    scorer = Scorer(model)
+    scorer.warm()
+    out["kernel incl. Python call"] = _time(lambda i: scorer.score(x), n)
+
+    w, r, _ = scorer.score(x)
+    margin = float(scorer.d2[r] - scorer.d2[w])
+    names = tuple(model.feature_names)
+    out["signals header value"] = _time(lambda i: signals_value(scorer.contrib, margin, names, 3),
+                                        n)
+
+    runtime = build_runtime({"secret": "b" * 32, "bot_max_rate": 1e12, "data_dir": "/tmp/igb"})
+    runtime.registry.startup()
+    engine = runtime.engine
+    clock = [1e6]
+
+    def step(i: int) -> Any:
+        clock[0] += 0.001
+        path, qs = PATHS[i % 7]
+        return engine.classify("GET", path, qs, [cookies[i % 1000]], BROWSER_UA, True, True,
+                               False)
+
+    engine.clock = lambda: clock[0]
+    out["whole classification step"] = _time(step, n)
+
+    store = MemoryStore(capacity=200_000)
+    k = 50_000
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(k):
+        st, _ = store.get_or_create(f"session-token-{i:020d}", 1e6)
+        st.apply(events[i % 12]._replace(ts=1e6))
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    out["memory store"] = {"bytes_per_session": round((after - before) / k),
+                           "sessions": k}
+    return out
