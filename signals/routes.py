@@ -60,6 +60,8 @@ IGNORE = "ignore"
 
 # Text captured from URLs is bounded: it ends up in session state, logs and records.
 MAX_TEXT = 100
+_CACHE_SIZE = 8192  # distinct (method, path, query) outcomes kept; cleared when full
+_CACHE_KEY_MAX = 512  # longer URLs are matched every time, never cached
 # A query string is parsed up to this many pairs; the rest is ignored (hostile URLs).
 MAX_QUERY_PAIRS = 64
 
@@ -178,9 +180,14 @@ class RouteTable:
     and only when a candidate rule looks at it.
     """
 
-    __slots__ = ("_by_method", "_claimed", "_ignore_paths", "_rules", "max_text")
+    __slots__ = ("_by_method", "_cache", "_claimed", "_ignore_paths", "_rules", "max_text")
 
     def __init__(self, rules: Sequence[_Rule], *, max_text: int = MAX_TEXT) -> None:
+        # Storefront traffic repeats its URLs (the same product pages, the same listings): the
+        # outcome of a match is cached by (method, path, query), bounded, and only the time
+        # stamp differs per request. A scan of the auto preset's buckets costs ~5-10 µs; a hit
+        # ~0.5 µs.
+        self._cache: dict[tuple[str, str, bytes], ShopperEvent | None] = {}
         self._rules = tuple(rules)
         self.max_text = max_text
         methods = set(METHODS)
@@ -244,6 +251,23 @@ class RouteTable:
     ) -> ShopperEvent | None:
         """The event this request is, or ``None`` (asset, health check, admin, ignored, not a
         page). ``path`` is the decoded ASGI path, ``query_string`` the raw bytes."""
+        key = (method, path, query_string)
+        cache = self._cache
+        if key in cache:
+            ev = cache[key]
+            if ev is None:
+                return None
+            return ShopperEvent(ev[0], now, ev[2], ev[3], ev[4], ev[5])
+        ev = self._match(method, path, query_string, now)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        if len(path) + len(query_string) <= _CACHE_KEY_MAX:
+            cache[key] = ev
+        return ev
+
+    def _match(
+        self, method: str, path: str, query_string: bytes, now: float
+    ) -> ShopperEvent | None:
         rule, m, query = self._find(method, path, query_string)
         if rule is None:
             if method != "GET" or path.startswith(ADMIN_PREFIX) or _is_static(path):
