@@ -7,8 +7,6 @@ largest positive contributions as shares of that margin, highest first. No I/O, 
 
 from __future__ import annotations
 
-from heapq import nlargest
-
 import numpy as np
 import numpy.typing as npt
 
@@ -36,13 +34,21 @@ def top_signals(
     if not margin > 0.0:
         return []
     values = contrib.tolist()
-    best = nlargest(top_n, range(len(values)), key=values.__getitem__)
-    return [(i, values[i] / margin) for i in best if values[i] > 0.0]
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
+    inv = 1.0 / margin
+    out = []
+    for i in order[:top_n]:
+        v = values[i]
+        if v <= 0.0:
+            break
+        out.append((i, v * inv))
+    return out
 
 
 def signals_value(
     contrib: npt.NDArray[np.float64], margin: float, names: tuple[str, ...], top_n: int
 ) -> bytes:
     """``b"comparisons=0.46, price_sorts=0.21, product_views=0.09"``."""
-    parts = [f"{names[i]}={share:.2f}" for i, share in top_signals(contrib, margin, top_n)]
-    return ", ".join(parts).encode()
+    return ", ".join(
+        [f"{names[i]}={share:.2f}" for i, share in top_signals(contrib, margin, top_n)]
+    ).encode()
