@@ -1,9 +1,20 @@
-"""The demo storefront's catalog: a few dozen products across six collections, built once."""
+"""The demo storefront's catalog: 36 products in six collections with prices, sale prices, ratings
+and reviews, built once at import as immutable data. It knows nothing about HTTP or HTML."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
+from typing import NamedTuple
+
+
+class Review(NamedTuple):
+    author: str
+    stars: int  # 1..5
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,27 +23,28 @@ class Product:
     title: str
     collection: str
     price: Decimal
-    compare_at: Decimal | None  # the old price when on sale
+    compare_at: Decimal | None  # the previous price when the product is on sale
     description: str
-    rating: float
-    reviews: tuple[tuple[str, int, str], ...]  # (author, stars, text)
+    reviews: tuple[Review, ...]
+    rating: Decimal  # mean of the review stars, one decimal
+    search_text: str  # lowercase title, description and collection title, for search
 
     @property
     def on_sale(self) -> bool:
         return self.compare_at is not None
 
 
-COLLECTIONS: dict[str, str] = {
+COLLECTIONS: Mapping[str, str] = MappingProxyType({
     "audio": "Audio",
     "laptops": "Laptops",
     "phones": "Phones",
     "cameras": "Cameras",
     "home": "Home",
     "wearables": "Wearables",
-}
+})
 
-_RAW = [
-    # handle, title, collection, price, compare_at, description
+_RAW: tuple[tuple[str, str, str, str, str | None, str], ...] = (
+    # handle, title, collection, price, compare_at (on sale), description
     ("studio-headphones", "Studio Headphones", "audio", "149.00", "199.00",
      "Closed-back over-ear headphones with a flat response for mixing."),
     ("wireless-earbuds", "Wireless Earbuds", "audio", "89.00", None,
@@ -54,7 +66,7 @@ _RAW = [
     ("gaming-laptop-15", "Gaming Laptop 15", "laptops", "1499.00", None,
      "144 Hz screen, RGB keyboard and a cooling system that keeps up."),
     ("convertible-14", "Convertible 14", "laptops", "849.00", None,
-     "Folds into a tablet; comes with a pen."),
+     "A laptop that folds into a tablet; comes with a pen."),
     ("laptop-stand", "Aluminium Laptop Stand", "laptops", "39.00", None,
      "Raises the screen to eye level; folds flat."),
     ("phone-pro", "Phone Pro", "phones", "1099.00", None,
@@ -105,33 +117,56 @@ _RAW = [
      "Calls, location and no apps."),
     ("watch-strap", "Sport Watch Strap", "wearables", "25.00", None,
      "Breathable strap that fits most watches."),
-]
+)
 
-_AUTHORS = ("Sam", "Alex", "Priya", "Jonas", "Mei", "Ola", "Rui", "Ada")
+_AUTHORS = ("Sam", "Alex", "Priya", "Jonas", "Mei", "Ola", "Rui", "Ada", "Kofi", "Lena")
+# (stars, text): deterministic, so pages and tests are stable across runs.
+_REVIEW_TEXTS = (
+    (5, "Exactly what I was looking for. Would buy again."),
+    (4, "Great value for the price."),
+    (4, "Arrived quickly and works well."),
+    (3, "Does the job, but the manual is thin."),
+    (5, "Better than I expected, and it looks good too."),
+    (2, "Fine, though I returned my first one with a fault."),
+    (4, "Solid build; setup took five minutes."),
+)
 
 
-def _reviews(i: int) -> tuple[tuple[str, int, str], ...]:
-    texts = ("Does what it says.", "Great value for the price.", "Arrived quickly, works well.",
-             "Better than I expected.", "Good, but the manual is thin.")
-    return tuple((_AUTHORS[(i + j) % len(_AUTHORS)], 3 + (i + j) % 3, texts[(i + 2 * j) % 5])
-                 for j in range(3))
+def _reviews(i: int) -> tuple[Review, ...]:
+    count = 2 + i % 4  # two to five reviews each
+    return tuple(
+        Review(_AUTHORS[(i + 3 * j) % len(_AUTHORS)], *_REVIEW_TEXTS[(i + 2 * j) % 7])
+        for j in range(count)
+    )
 
 
-PRODUCTS: dict[str, Product] = {
-    handle: Product(handle, title, coll, Decimal(price), Decimal(old) if old else None, desc,
-                    round(3.6 + (i % 14) / 10, 1), _reviews(i))
-    for i, (handle, title, coll, price, old, desc) in enumerate(_RAW)
-}
-BY_COLLECTION: dict[str, tuple[Product, ...]] = {
-    c: tuple(p for p in PRODUCTS.values() if p.collection == c) for c in COLLECTIONS
-}
+def _product(i: int, raw: tuple[str, str, str, str, str | None, str]) -> Product:
+    handle, title, collection, price, old, description = raw
+    reviews = _reviews(i)
+    rating = (Decimal(sum(r.stars for r in reviews)) / len(reviews)).quantize(Decimal("0.1"))
+    text = f"{title} {description} {COLLECTIONS[collection]}".lower()
+    return Product(handle, title, collection, Decimal(price), Decimal(old) if old else None,
+                   description, reviews, rating, text)
+
+
+PRODUCTS: Mapping[str, Product] = MappingProxyType(
+    {raw[0]: _product(i, raw) for i, raw in enumerate(_RAW)}
+)
+BY_COLLECTION: Mapping[str, tuple[Product, ...]] = MappingProxyType(
+    {c: tuple(p for p in PRODUCTS.values() if p.collection == c) for c in COLLECTIONS}
+)
 ON_SALE: tuple[Product, ...] = tuple(p for p in PRODUCTS.values() if p.on_sale)
+
+_WORD = re.compile(r"[\w'./-]+")
+MAX_QUERY_WORDS = 10
 
 
 def search(query: str) -> list[Product]:
-    words = [w for w in query.lower().split() if w]
+    """Products whose title, description or collection contain every word of ``query``
+    (case-insensitive substrings), title matches first; an empty query finds nothing."""
+    words = _WORD.findall(query.lower())[:MAX_QUERY_WORDS]
     if not words:
         return []
-    return [p for p in PRODUCTS.values()
-            if all(w in (p.title + " " + p.description + " " + p.collection).lower()
-                   for w in words)]
+    found = [p for p in PRODUCTS.values() if all(w in p.search_text for w in words)]
+    found.sort(key=lambda p: not all(w in p.title.lower() for w in words))  # stable
+    return found

@@ -1,12 +1,28 @@
 // Add to cart without a page load, the way storefront themes call /cart/add.js.
-document.addEventListener("submit", function (e) {
-  var form = e.target;
-  if (!form.hasAttribute("data-ajax-cart") || !window.fetch) return;
-  e.preventDefault();
-  fetch("/cart/add.js", {method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin"})
-    .then(function (r) { return r.json(); })
-    .then(function (cart) {
+// The form's own action keeps ?id=<handle>, so intentgate sees the product either way;
+// without JavaScript (or fetch) the form simply posts to /cart/add.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.hasAttribute("data-ajax-cart") || !window.fetch || !window.URLSearchParams) return;
+  event.preventDefault();
+  var status = form.querySelector(".cart-status");
+  var url = form.getAttribute("action").replace("/cart/add", "/cart/add.js");
+  fetch(url, {
+    method: "POST",
+    body: new URLSearchParams(new FormData(form)),
+    credentials: "same-origin",
+    headers: {"Accept": "application/json"}
+  })
+    .then(function (response) {
+      return response.json().then(function (data) { return {ok: response.ok, data: data}; });
+    })
+    .then(function (result) {
+      if (!result.ok) throw new Error(result.data.error || "could not add to cart");
       var link = document.querySelector("header .cart");
-      if (link) link.textContent = "Cart (" + cart.item_count + ")";
+      if (link) link.textContent = "Cart (" + result.data.item_count + ")";
+      if (status) status.textContent = "Added. " + result.data.item_count + " in your cart.";
+    })
+    .catch(function (error) {
+      if (status) status.textContent = error.message;
     });
 });
