@@ -63,7 +63,7 @@ ARCHETYPES = {
 ARCHETYPE_LEVEL = 3.0  # events of the signal that characterise the archetype
 ARCHETYPE_RADIUS = 100.0
 MISSING_SCALE = 0.4  # log1p units: the scale given to a signal no dataset shows
-RADIUS_FLOOR_FACTOR = 1.5  # radius floor = this x the median fitted radius
+RADIUS_FLOOR_FACTOR = 3.0  # radius floor = this x the median fitted radius
 
 
 class UsageError(Exception):
