@@ -1,0 +1,1 @@
+"""Locust load tests of shopper personas browsing the demo storefront through the proxy."""
