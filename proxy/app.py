@@ -131,6 +131,7 @@ def build_runtime(config: Any = None) -> Runtime:
             codec=codec,
             max_bytes=settings.record_max_bytes,
             keep=settings.record_keep,
+            allow_query_text=settings.record_query_text,
         )
     options = EngineOptions(
         header_prefix=settings.header_prefix.lower().encode(),

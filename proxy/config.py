@@ -70,6 +70,7 @@ class Settings(BaseModel):
     bot_max_rate: float = Field(120.0, gt=0)
     record_events: bool = False
     record_dir: str | None = None
+    record_query_text: bool = True  # search terms in recorded events (off: dropped)
     record_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     record_keep: int = Field(10, ge=1)
 

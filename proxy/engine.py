@@ -146,6 +146,8 @@ class Engine:
         self.clock = clock
         self.active: ActiveModel | None = None
         self._log = _RateLimitedLog()
+        # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
+        self._debug = logger.isEnabledFor(logging.DEBUG)
         p = options.header_prefix.decode()
         # Header names prebuilt once, in the contract's canonical casing.
         self.h_class = (p + "Class").lower().encode()
@@ -247,6 +249,10 @@ class Engine:
         if event is not None:
             state.apply(event)
             self.metrics.events[event.kind.slug] += 1
+            if self._debug:
+                logger.debug("event %s session=%s product=%s category=%s query=%s",
+                             event.kind.slug, self.codec.pseudonym("s:" + session),
+                             event.product, event.category, event.query)
         profile = self.store.profile_of(device, now) or self.codec.pseudonym("d:" + device)
         decision = Decision(session, device, state, event, [], set_cookies)
         active = self.active
