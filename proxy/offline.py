@@ -109,6 +109,37 @@ def _read_events(paths: list[str], skipped: list[int]) -> Iterator[tuple[str, Sh
                     skipped[0] += 1
 
 
+def _read_access_logs(paths: list[str], preset: str,
+                      notes: list[str]) -> Iterator[tuple[str, ShopperEvent]]:
+    import secrets
+
+    from signals.accesslog import AccessLogCounts, replay_log
+    from signals.bots import BotGate
+    from signals.errors import RuleError
+    from signals.identity import IdentityCodec
+    from signals.routes import RouteTable
+
+    try:
+        routes = RouteTable.from_config(preset)
+    except RuleError as exc:
+        raise UsageError(str(exc)) from None
+    codec = IdentityCodec(secrets.token_bytes(32))  # session keys never leave this run
+    bots = BotGate()
+    counts = AccessLogCounts()
+    for path in paths:
+        with _open_text(path) as fh:
+            for rec in replay_log(_progress(fh, path), routes, counts, pseudonym=codec.pseudonym,
+                                  is_bot=lambda a: bots.verdict(a.encode(), True, True)
+                                  is not None):
+                yield record_to_event(rec)
+    notes.append(f"access logs replayed through preset {preset!r}: {counts.lines} lines, "
+                 f"{counts.events} events, {counts.malformed} malformed lines skipped, "
+                 f"{counts.errors} 4xx/5xx, {counts.bots} bot lines")
+    if counts.approximated:
+        notes.append(f"{counts.approximated} events had no session field: visits approximated "
+                     "by client address + user agent with a 30-minute gap")
+
+
 def _extractor() -> FeatureExtractor:
     names, transforms = zip(*DEFAULT_FEATURES, strict=True)
     return FeatureExtractor(names, transforms)
@@ -161,11 +192,17 @@ def _labels(path: str | None) -> dict[str, dict[str, str]] | None:
 
 def _fit(rep: Replay, *, min_k: int, max_k: int, algorithm: str, seed: int, created_at: str,
          data_source: str, notes: list[str], labels: Any, missing: tuple[str, ...]) -> Any:
+    import warnings
+
+    from classifiers.errors import FitWarning
     from classifiers.fit import SegmentFitter
 
     ex = _extractor()
     fitter = SegmentFitter(min_k=min_k, max_k=max_k, random_state=seed, algorithm=algorithm)
-    fitter.fit(rep.X, feature_names=ex.names, transforms=ex.transforms)
+    with warnings.catch_warnings():
+        # Degenerate-fit warnings are kept in the report and printed with the cards.
+        warnings.simplefilter("ignore", FitWarning)
+        fitter.fit(rep.X, feature_names=ex.names, transforms=ex.transforms)
     return fitter, fitter.to_artifact(created_at, data_source, notes, labels,
                                       missing_signals=missing)
 
@@ -210,11 +247,18 @@ def cmd_fit(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--half-life", type=float, default=600.0)
     ap.add_argument("--created-at", help="ISO time stamped in the model (default: last event)")
+    ap.add_argument("--input", choices=("events", "access-log"), default="events",
+                    help="event JSONL (default) or nginx/Apache combined access logs")
+    ap.add_argument("--preset", default="auto", help="route preset to replay access logs with")
     args = ap.parse_args(argv)
     if not 2 <= args.min_k <= args.max_k <= 20:
         raise UsageError("need 2 <= --min-k <= --max-k <= 20")
     skipped = [0]
-    sessions = group(_read_events(args.events, skipped))
+    notes: list[str] = []
+    if args.input == "access-log":
+        sessions = group(_read_access_logs(args.events, args.preset, notes))
+    else:
+        sessions = group(_read_events(args.events, skipped))
     if not sessions:
         raise UsageError("no valid events in the input")
     rep = replay(sessions, _extractor(), StateConfig(half_life=args.half_life))
@@ -222,7 +266,8 @@ def cmd_fit(argv: list[str]) -> int:
         raise UsageError(f"only {rep.X.shape[0]} session(s): too little data to fit")
     last = max(e.ts for evs in sessions.values() for e in evs)
     created = args.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last))
-    notes = [f"{skipped[0]} malformed lines skipped"] if skipped[0] else []
+    if skipped[0]:
+        notes.append(f"{skipped[0]} malformed lines skipped")
     try:
         _, data = _fit(rep, min_k=args.min_k, max_k=args.max_k, algorithm=args.algorithm,
                        seed=args.seed, created_at=created, notes=notes,
