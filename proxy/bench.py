@@ -240,6 +240,11 @@ def _stack(args: argparse.Namespace, work: Path) -> Iterator[list[Target]]:
                                       pin),
         "intentgate": lambda: Target("intentgate", py + ["--port", str(p := _free_port()),
                                                          *workers], p, env, pin),
+        "httpx": lambda: Target("httpx", [sys.executable, "-m", "proxy.bench_clients", "httpx",
+                                          upstream.url, str(p := _free_port())], p, env, pin),
+        "aiohttp": lambda: Target("aiohttp", [sys.executable, "-m", "proxy.bench_clients",
+                                              "aiohttp", upstream.url, str(p := _free_port())],
+                                  p, env, pin),
         "intentgate-redis": lambda: Target("intentgate-redis", py + [
             "--port", str(p := _free_port()), "--store", "redis", *workers], p, env, pin),
     }
