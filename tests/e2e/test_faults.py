@@ -1,0 +1,80 @@
+"""Faults around the proxy: the upstream dying and coming back, overload, idle connections."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.e2e.origin import origin_app
+from tests.servers import free_port, serve_in_thread
+
+
+def test_upstream_killed_gives_502_then_recovers_without_proxy_restart(
+    make_proxy: Callable[..., str],
+) -> None:
+    port = free_port()
+    upstream = f"http://127.0.0.1:{port}"
+    proxy = make_proxy(upstream)
+    with serve_in_thread(origin_app, port=port):
+        assert httpx.get(f"{proxy}/echo").status_code == 200
+    # The origin is gone: pooled keep-alive connections are dead, new ones are refused.
+    statuses = {httpx.get(f"{proxy}/echo").status_code for _ in range(3)}
+    assert statuses == {502}
+    with serve_in_thread(origin_app, port=port):
+        assert httpx.get(f"{proxy}/echo").status_code == 200
+
+
+def test_beyond_the_concurrency_limit_the_proxy_answers_503_quickly(
+    origin: str, make_proxy: Callable[..., str],
+) -> None:
+    # uvicorn counts the arriving connection too: with a limit of 4, three held requests fill it.
+    proxy = make_proxy(origin, limit_concurrency=4)
+    slow: list[int] = []
+
+    def hold() -> None:
+        slow.append(httpx.get(f"{proxy}/sleep?s=1.5", timeout=10).status_code)
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.4)
+    t0 = time.monotonic()
+    r = httpx.get(f"{proxy}/echo", timeout=5)
+    assert r.status_code == 503 and time.monotonic() - t0 < 0.5
+    for t in threads:
+        t.join()
+    assert slow == [200, 200, 200]
+    assert httpx.get(f"{proxy}/echo").status_code == 200
+
+
+def test_many_idle_connections_do_not_starve_real_clients(
+    origin: str, make_proxy: Callable[..., str],
+) -> None:
+    proxy = make_proxy(origin, header_timeout=1.0, limit_concurrency=1000)
+    host, port = proxy.removeprefix("http://").split(":")
+    idle = []
+    for _ in range(150):
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\n")  # never finishes its headers
+        idle.append(s)
+    try:
+        t0 = time.monotonic()
+        assert httpx.get(f"{proxy}/echo", timeout=5).status_code == 200
+        assert time.monotonic() - t0 < 1.0
+        time.sleep(1.5)
+        closed = 0
+        for s in idle:
+            s.settimeout(1.0)
+            try:
+                data = s.recv(100)
+            except OSError:
+                data = b""
+            closed += data.startswith(b"HTTP/1.1 408") or data == b""
+        assert closed == len(idle)  # every slow client was cut at the header deadline
+    finally:
+        for s in idle:
+            s.close()
