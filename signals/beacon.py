@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from signals.errors import BeaconError
+from signals.errors import BeaconError, validation_reason
 from signals.events import EventKind, ShopperEvent
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def parse_beacon(body: bytes, now: float, routes: RouteTable | None = None) -> S
     try:
         beacon = model.model_validate(data)
     except ValidationError as exc:
-        raise BeaconError(_reason(exc)) from None
+        raise BeaconError(validation_reason(exc)) from None
     product = category = None
     if routes is not None:
         page = routes.match("GET", beacon.path.partition("?")[0], b"", now)
@@ -130,13 +130,6 @@ def parse_beacon(body: bytes, now: float, routes: RouteTable | None = None) -> S
     raise TypeError(f"no event for beacon model {type(beacon).__name__}")  # BEACON_TYPES drift
 
 
-def _reason(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"unknown field {loc!r}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
 
 
 # Served at /_intentgate/beacon.js; a shop adds <script src="/_intentgate/beacon.js" defer>.

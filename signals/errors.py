@@ -10,6 +10,8 @@ The tree (plain misuse raises the builtin ``ValueError``/``KeyError`` instead)::
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class SignalsError(Exception):
     """Base class of every error raised on purpose by ``signals``."""
@@ -25,3 +27,13 @@ class RuleError(SignalsError, ValueError):
 
 class BeaconError(SignalsError, ValueError):
     """A beacon payload is rejected; the message is the reason shown to the client (HTTP 400)."""
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """One line from a pydantic error: the first problem, with where it is."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown field {loc!r}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg

@@ -47,7 +47,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from signals.errors import RuleError
+from signals.errors import RuleError, validation_reason
 from signals.events import EventKind, ShopperEvent
 from signals.presets import PRESET_RULES, preset_rules
 
@@ -621,7 +621,7 @@ def _compile_group(
             try:
                 spec = RuleSpec.model_validate(dict(raw))
             except ValidationError as exc:
-                raise RuleError(f"rule {where}: {_reason(exc)}") from exc
+                raise RuleError(f"rule {where}: {validation_reason(exc)}") from exc
         else:
             raise RuleError(f"rule {where}: must be a table of fields, not {type(raw).__name__}")
         try:
@@ -631,10 +631,3 @@ def _compile_group(
     return compiled
 
 
-def _reason(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"unknown field {loc!r}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
