@@ -73,7 +73,7 @@ def test_fuzz_engine_never_raises_and_headers_are_safe(tmp_path_factory, method:
     decision = engine._classify(method, path, query, cookies, agent, True, True, False)
     if decision is None:
         return
-    for name, value in decision.headers + decision.set_cookies:
+    for _name, value in decision.headers + decision.set_cookies:
         assert b"\r" not in value and b"\n" not in value and b"\x00" not in value
         value.decode("ascii")  # header values we emit are plain ASCII
     engine.on_response(decision, status, identify)
