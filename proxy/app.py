@@ -162,7 +162,11 @@ def build_runtime(config: Any = None) -> Runtime:
                            if k in ("hits", "misses", "evictions", "expirations")})
     metrics.gauge("intentgate_model_info", "Active model version.",
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
-    return Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
+    runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
+    from proxy.admin_api import install
+
+    install(admin, runtime)
+    return runtime
 
 
 class ProxyApp:

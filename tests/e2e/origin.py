@@ -54,7 +54,7 @@ async def origin_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 await send({"type": "websocket.send", "bytes": b"echo:" + msg["bytes"]})
     path = scope["path"]
     query = parse_qs(scope["query_string"].decode("latin-1"))
-    if path == "/echo" or path.startswith("/products") or path.startswith("/collections"):
+    if path == "/echo" or path.startswith(("/products", "/collections", "/pages", "/search")):
         digest = hashlib.sha256()
         size = 0
         while True:
