@@ -116,7 +116,7 @@ class AdminAPI:
         margin = float(d2[runner] - d2[winner])
         undetermined = (state.events_seen < engine.options.min_events
                         or d2[winner] > model.radius2[winner])
-        signals = []
+        signals: list[dict[str, Any]] = []
         for f, name in enumerate(model.feature_names):
             value = raw_value(state, name, now)
             contrib = float(scorer.contrib[f])

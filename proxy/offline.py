@@ -15,7 +15,7 @@ import time
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 import orjson
@@ -190,7 +190,8 @@ def _labels(path: str | None) -> dict[str, dict[str, str]] | None:
     return out
 
 
-def _fit(rep: Replay, *, min_k: int, max_k: int, algorithm: str, seed: int, created_at: str,
+def _fit(rep: Replay, *, min_k: int, max_k: int, algorithm: Literal["kmeans", "dbscan"],
+         seed: int, created_at: str,
          data_source: str, notes: list[str], labels: Any, missing: tuple[str, ...]) -> Any:
     import warnings
 

@@ -88,7 +88,7 @@ class SessionState:
         dt = now - self.v[DECAYED_AT]
         if dt <= 0.0:
             return 1.0
-        return 2.0 ** (-dt / self.config.half_life)
+        return float(2.0 ** (-dt / self.config.half_life))
 
     def _decay_to(self, now: float) -> None:
         v = self.v
