@@ -94,3 +94,23 @@ def test_serve_refuses_a_bad_model_file_at_startup(origin: str, tmp_path: Path) 
         env=dict(os.environ, INTENTGATE_SECRET="c" * 32))
     assert proc.returncode != 0
     assert "bad.json" in proc.stderr and "refused" in proc.stderr
+
+
+def test_serve_drains_in_flight_requests_on_sigterm(
+    served: tuple[str, subprocess.Popen[bytes], Path],
+) -> None:
+    import threading
+
+    url, proc, _ = served
+    result: list[int] = []
+
+    def slow() -> None:
+        result.append(httpx.get(f"{url}/sleep?s=1.5", timeout=10).status_code)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGTERM)
+    t.join(timeout=10)
+    assert result == [200]  # the request in flight was finished, not cut
+    assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
