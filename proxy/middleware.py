@@ -1,4 +1,4 @@
-"""``IntentGateMiddleware``: the engine as a plain ASGI middleware (no ``BaseHTTPMiddleware``).
+"""``IntentGateMiddleware``: the engine as a plain ASGI middleware class (no framework base class).
 
 Per request it walks ``scope["headers"]`` once — dropping every client ``X-Intent-*`` header so a
 client can never choose its own class, and noting cookies and browser headers — classifies,
