@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.admin import AdminApp
-from proxy.config import Settings, from_handoff, load_settings
+from proxy.config import ConfigError, Settings, from_handoff, load_settings
 from proxy.engine import Engine, EngineOptions
 from proxy.metrics import Metrics
 from proxy.models import ModelRegistry
@@ -80,8 +80,10 @@ class Runtime:
         if self.started:
             return
         self.started = True
-        # Load the model and compile/warm the kernels before any request is let in.
-        self.registry.startup()
+        # Load the model and compile/warm the kernels before any request is let in (the
+        # bench's bare passthrough classifies nothing and loads no model).
+        if not self.settings.passthrough:
+            self.registry.startup()
         if self.engine.recorder is not None:
             self.engine.recorder.open()
         if self.forward is not None:
@@ -111,6 +113,11 @@ def build_runtime(config: Any = None) -> Runtime:
         settings = config
     else:
         settings = load_settings(overrides=dict(config or {}))
+    if settings.store == "redis":
+        # Refuse rather than silently serve from per-process memory.
+        raise ConfigError("store='redis' is not available yet: use the memory store")
+    # Everything that can reject the settings runs before anything is written to disk.
+    routes = RouteTable.from_config(settings.preset, list(settings.rules))
     secret = load_secret(settings)
     codec = IdentityCodec(secret)
     reader = IdentityReader(
@@ -119,7 +126,6 @@ def build_runtime(config: Any = None) -> Runtime:
         device_cookie=settings.device_cookie,
         profile_cookie=settings.profile_cookie,
     )
-    routes = RouteTable.from_config(settings.preset, list(settings.rules))
     store = MemoryStore(
         capacity=settings.memory_capacity,
         idle_ttl=settings.session_ttl,
@@ -144,6 +150,7 @@ def build_runtime(config: Any = None) -> Runtime:
         session_cookie=settings.session_cookie.encode(),
         device_cookie=settings.device_cookie.encode(),
         session_ttl=int(settings.session_ttl),
+        device_ttl=int(settings.device_ttl),
         min_events=settings.min_events,
         budget_ns=int(settings.budget_ms * 1e6),
         top_signals=settings.top_signals,
@@ -224,7 +231,6 @@ def create_app(settings: Settings) -> ProxyApp:
     runtime.forward = forward
     if settings.passthrough:
         # The bench's bare passthrough: same server stack and forwarding, no classification.
-        runtime.registry.startup = lambda: None  # type: ignore[method-assign]
         return ProxyApp(runtime, forward)
     inner = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
     return ProxyApp(runtime, inner)
