@@ -156,6 +156,7 @@ def build_runtime(config: Any = None) -> Runtime:
         top_signals=settings.top_signals,
         half_life=settings.half_life,
         expose_headers=settings.expose_headers,
+        trusted_hops=frozenset(settings.trusted_hops),
     )
     engine = Engine(
         options=options, routes=routes, codec=codec, reader=reader,

@@ -115,6 +115,7 @@ class EngineOptions:
     top_signals: int = 3
     half_life: float = 600.0
     expose_headers: bool = False
+    trusted_hops: frozenset[str] = frozenset()  # clients whose X-Forwarded-Proto is believed
 
 
 class Engine:

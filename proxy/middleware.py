@@ -53,6 +53,7 @@ class IntentGateMiddleware:
         self._prefix = opts.header_prefix
         self._identify = opts.identify_header
         self._expose = opts.expose_headers
+        self._trusted = opts.trusted_hops
         self._started = not self._owns_engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,6 +94,7 @@ class IntentGateMiddleware:
         headers: list[tuple[bytes, bytes]] = []
         cookies: list[bytes] = []
         user_agent: bytes | None = None
+        forwarded_proto: bytes | None = None
         has_accept = has_language = False
         for name, value in scope["headers"]:
             if name.startswith(prefix) or name == self._identify:
@@ -105,12 +107,20 @@ class IntentGateMiddleware:
                 has_accept = True
             elif name == b"accept-language":
                 has_language = True
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value
             headers.append((name, value))
+        # Secure cookies when the shopper came over HTTPS: directly, or per a trusted hop.
+        secure = scope.get("scheme") == "https"
+        if not secure and forwarded_proto is not None and self._trusted:
+            client = scope.get("client")
+            secure = (client is not None and client[0] in self._trusted
+                      and forwarded_proto.strip().lower() == b"https")
 
         engine = self.engine
         decision = engine.classify(
             scope["method"], scope["path"], scope.get("query_string", b""), cookies,
-            user_agent, has_accept, has_language, scope.get("scheme") == "https",
+            user_agent, has_accept, has_language, secure,
         )
         if decision is not None:
             headers.extend(decision.headers)

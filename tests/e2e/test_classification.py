@@ -186,3 +186,17 @@ def test_recorded_events_are_pseudonymous_jsonl(proxy: str, tmp_path: Path) -> N
     text = path.read_text()
     assert sid not in text and sid.split(".")[0] not in text and "127.0.0.1" not in text
     assert any(rec["query"] == "camera" for rec in lines)
+
+
+def test_cookies_are_secure_only_behind_a_trusted_https_hop(
+    shop: str, make_proxy: Callable[..., str]
+) -> None:
+    untrusted = make_proxy(shop)
+    r = httpx.get(f"{untrusted}/", headers={**BROWSER, "x-forwarded-proto": "https"})
+    assert not any("Secure" in v for v in r.headers.get_list("set-cookie"))
+    trusted = make_proxy(shop, trusted_hops=("127.0.0.1",))
+    r = httpx.get(f"{trusted}/", headers={**BROWSER, "x-forwarded-proto": "https"})
+    cookies = r.headers.get_list("set-cookie")
+    assert cookies and all("Secure" in v for v in cookies if v.startswith("ig_"))
+    r = httpx.get(f"{trusted}/", headers=BROWSER)
+    assert not any("Secure" in v for v in r.headers.get_list("set-cookie"))
