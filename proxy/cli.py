@@ -102,14 +102,7 @@ def serve(settings: Settings) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    limits = ServerLimits(
-        max_header_bytes=settings.max_header_bytes,
-        header_timeout=settings.header_timeout,
-        keepalive_timeout=settings.keepalive_timeout,
-        limit_concurrency=settings.limit_concurrency,
-        graceful_timeout=settings.graceful_timeout,
-    )
-    kwargs = uvicorn_kwargs(limits)
+    kwargs = uvicorn_kwargs(ServerLimits.from_settings(settings))
     kwargs.update(host=settings.host, port=settings.port, log_level=settings.log_level,
                   access_log=False)
     if settings.workers > 1:

@@ -4,7 +4,8 @@
 header section (431), a cap on the request target (414), a deadline for receiving headers (slow
 clients are cut, 408), exactly one ``Host`` (400), and the smuggling shapes — both
 ``Content-Length`` and ``Transfer-Encoding``, two different ``Content-Length`` values, obsolete
-line folding, CR/LF inside a value — refused before the app (and so the upstream) sees them.
+line folding, CR/LF inside a value — refused before the app (and so the upstream) sees them;
+a transfer coding other than ``chunked`` is refused with 501.
 httptools already rejects some of these itself; tests pin both layers.
 """
 
@@ -21,7 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 logger = logging.getLogger(__name__)
 
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long",
-            431: b"Request Header Fields Too Large"}
+            431: b"Request Header Fields Too Large", 501: b"Not Implemented"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,17 @@ class ServerLimits:
     keepalive_timeout: float = 5.0
     limit_concurrency: int = 1000
     graceful_timeout: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ServerLimits:
+        """The limits named in ``proxy.config.Settings``."""
+        return cls(
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout=settings.header_timeout,
+            keepalive_timeout=settings.keepalive_timeout,
+            limit_concurrency=settings.limit_concurrency,
+            graceful_timeout=settings.graceful_timeout,
+        )
 
 
 class _Reject(Exception):
@@ -54,6 +66,10 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         self._ig_hosts = 0
         self._ig_lengths: set[bytes] = set()
         self._ig_te = False
+        self._ig_awaiting_head = True
+        self._ig_head_bytes = 0
+        # Request line + header section + slack for CRLFs the per-header count leaves out.
+        self._ig_head_budget = self.limits.max_header_bytes + self.limits.max_target_bytes + 1024
         # An idle new connection gets the header deadline too (slowloris).
         self._ig_timer: asyncio.TimerHandle | None = self.loop.call_later(
             self.limits.header_timeout, self._ig_header_timeout
@@ -89,13 +105,24 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
+        awaiting = self._ig_awaiting_head
         try:
             self.parser.feed_data(data)
+            if awaiting and self._ig_awaiting_head:
+                # httptools hands a header to on_header only once it is complete, so one
+                # endless header line would be buffered without bound: count raw bytes too
+                # (only reads that were head from start to end, so no body byte counts).
+                self._ig_head_bytes += len(data)
+                if self._ig_head_bytes > self._ig_head_budget:
+                    self._ig_fail(431, "request header section too large")
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+        except _Reject as exc:
+            logger.info("rejected request: %s", exc.reason)
+            self._ig_send_error(exc.status, exc.reason)
         except httptools.HttpParserError as exc:
             reject = self._ig_reject
             if reject is None and isinstance(exc.__cause__ or exc.__context__, _Reject):
@@ -141,10 +168,15 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             self._ig_lengths.add(value.strip())
         elif low == b"transfer-encoding":
             self._ig_te = True
+            if value.strip().lower() != b"chunked":
+                # "gzip, chunked" would reach the origin decoded but unlabelled (RFC 9112 6.1).
+                self._ig_fail(501, "unsupported transfer coding")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._ig_in_headers = False
+        self._ig_awaiting_head = False
+        self._ig_head_bytes = 0
         self._ig_cancel_timer()
         if self._ig_hosts != 1 and self.parser.get_http_version() == "1.1":
             self._ig_fail(400, "exactly one Host header is required")
@@ -154,10 +186,12 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             self._ig_fail(400, "conflicting Content-Length headers")
         super().on_headers_complete()
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
         # Next request on this keep-alive connection: uvicorn's keep-alive timer covers the idle
         # wait; our header deadline starts when the next request's first byte arrives.
+        self._ig_awaiting_head = True
+        self._ig_head_bytes = 0
 
 
 def uvicorn_kwargs(limits: ServerLimits) -> dict[str, Any]:

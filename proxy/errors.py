@@ -1,0 +1,41 @@
+"""The proxy package's exceptions, each carrying the HTTP status the client is answered with.
+
+    ProxyError                  base; ``status`` and ``reason`` say what the client sees
+    ├── UpstreamError           the origin could not answer (502)
+    │   ├── UpstreamUnavailable refused, reset, closed before answering, name not resolved (502)
+    │   └── UpstreamTimeout     connect, pool or read deadline passed (504)
+    └── BodyTooLarge            request body over ``max_body_bytes`` (413)
+
+Foreign exceptions (aiohttp, OSError) are translated into these inside ``proxy/forward.py``,
+where they enter, and chained with ``raise ... from exc``. Configuration errors are
+``proxy.config.ConfigError``.
+"""
+
+from __future__ import annotations
+
+
+class ProxyError(Exception):
+    """Base of the proxy's own errors."""
+
+    status = 500
+    reason = "proxy error"
+
+
+class UpstreamError(ProxyError):
+    status = 502
+    reason = "upstream error"
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 502
+    reason = "upstream unreachable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    reason = "upstream timed out"
+
+
+class BodyTooLarge(ProxyError):
+    status = 413
+    reason = "request body too large"
