@@ -38,6 +38,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	@bash scripts/ensure-redis.sh
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-dev

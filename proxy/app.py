@@ -73,6 +73,7 @@ class Runtime:
     registry: ModelRegistry
     admin: AdminApp
     forward: Any = None
+    governance: Any = None  # proxy.admin_api.Governance: journal, live mix, drift, shadow, audit
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started: bool = False
 
@@ -98,6 +99,8 @@ class Runtime:
             pass  # not the main thread (tests, embedded servers): reload via the admin API
 
     async def aclose(self) -> None:
+        if self.governance is not None:
+            await self.governance.aclose()  # buffered audit records are written first
         for task in self.tasks:
             task.cancel()
         if self.forward is not None:
@@ -238,5 +241,10 @@ def create_app(settings: Settings) -> ProxyApp:
 
 
 def create_app_from_environ() -> ProxyApp:
-    """uvicorn ``--workers`` factory: settings arrive through the handoff variable."""
-    return create_app(from_handoff())
+    """uvicorn ``--workers`` factory: settings arrive through the handoff variable. A worker is
+    a fresh process, so the server protocol's limits are set here again from those settings."""
+    from proxy.server import HardenedHttpToolsProtocol, ServerLimits
+
+    settings = from_handoff()
+    HardenedHttpToolsProtocol.limits = ServerLimits.from_settings(settings)
+    return create_app(settings)

@@ -87,8 +87,16 @@ class Settings(BaseModel):
     min_events: int = Field(3, ge=0)
     budget_ms: float = Field(2.0, gt=0)
 
-    # Admin surface.
+    # Admin surface and audit log.
     admin_token: str | None = None
+    audit: bool = True
+    audit_sample_rate: float = Field(0.01, ge=0.0, le=1.0)  # unchanged decisions recorded
+    audit_queue: int = Field(10_000, ge=1)
+    audit_dir: str | None = None
+    audit_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    audit_keep: int = Field(10, ge=1)
+    audit_retention_days: float = Field(30.0, gt=0)
+    audit_stream_maxlen: int = Field(100_000, ge=1)
 
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     passthrough: bool = False

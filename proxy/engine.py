@@ -75,6 +75,9 @@ class Decision:
     headers: list[tuple[bytes, bytes]]
     set_cookies: list[tuple[bytes, bytes]] = field(default_factory=list)
     slug: str = UNDETERMINED
+    active: ActiveModel | None = None  # the model that scored it (observers read its buffers)
+    profile: str = ""
+    now: float = 0.0
 
 
 class _RateLimitedLog:
@@ -146,6 +149,8 @@ class Engine:
         self.recorder = recorder
         self.clock = clock
         self.active: ActiveModel | None = None
+        # Called with each scored decision (proxy.admin_api.Governance); None: nothing to do.
+        self.observer: Any = None
         self._log = _RateLimitedLog()
         # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
         self._debug = logger.isEnabledFor(logging.DEBUG)
@@ -199,6 +204,12 @@ class Engine:
             self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
             return None
         self.metrics.classify_latency.observe(elapsed * 1e-9)
+        observer = self.observer
+        if observer is not None and decision is not None and decision.active is not None:
+            # Explanations and governance (journal, live mix, drift, shadow, audit) run after the
+            # budget check, before any await, while the scorer's buffers still hold this
+            # request's numbers; the observer contains its own failures.
+            observer.observe(decision.active, decision, decision.profile, decision.now)
         return decision
 
     def _classify(
@@ -260,6 +271,9 @@ class Engine:
         if active is None:
             return decision
         self._score(active, decision, state, now, profile)
+        decision.active = active
+        decision.profile = profile
+        decision.now = now
         return decision
 
     def _score(

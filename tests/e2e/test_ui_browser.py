@@ -1,0 +1,129 @@
+"""The merchandiser page in a real headless Chromium (Debian's ``chromium``, driven by
+Playwright for Python with ``executable_path``): sign in, segment cards, a session's class
+change with its signals, activate and roll back a model. Screenshots go to test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from classifiers.artifact import load_model, seal
+from proxy.models import bundled_model_bytes
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+TOKEN = "browser-" + "b" * 24
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+BROWSER = {"user-agent": "Mozilla/5.0 Chrome/126.0", "accept": "text/html",
+           "accept-language": "en"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install playwright)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def proxy(origin: str, make_proxy: Callable[..., str]) -> str:
+    return make_proxy(origin, admin_token=TOKEN, expose_headers=True, bot_max_rate=10_000.0)
+
+
+def _candidate(proxy: str) -> str:
+    content = orjson.loads(bundled_model_bytes())
+    for card in content["classes"]:
+        card["display_name"] += " (candidate)"
+    r = httpx.post(f"{proxy}/_intentgate/api/models", headers=AUTH, content=seal(content))
+    assert r.status_code == 201
+    return str(r.json()["version"])
+
+
+def _model_header(proxy: str) -> str:
+    return httpx.get(f"{proxy}/echo", headers=BROWSER).headers["x-intent-model"]
+
+
+def test_ui_refuses_a_wrong_token(proxy: str, page: Any) -> None:
+    page.goto(f"{proxy}/_intentgate/ui/")
+    page.fill("#token", "not-the-token-at-all")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-error:has-text('not accepted')")
+    assert page.is_hidden("#app")
+    page.screenshot(path=str(SHOTS / "0-wrong-token.png"))
+
+
+def test_ui_sign_in_segments_session_change_and_model_activate_rollback(
+    proxy: str, page: Any
+) -> None:
+    bundled = load_model(bundled_model_bytes()).version
+    with httpx.Client(base_url=proxy, headers=BROWSER) as c:
+        for path in ["/products/red-shoe", "/products/blue-shoe"] + [
+                "/pages/compare?products=red-shoe,blue-shoe"] * 4:
+            assert c.get(path).status_code == 200
+        sid = c.cookies["ig_sid"]
+    candidate = _candidate(proxy)
+
+    # Sign in: the token goes to sessionStorage; segment cards and the chart appear.
+    page.goto(f"{proxy}/_intentgate/ui/")
+    page.fill("#token", TOKEN)
+    page.click("#login-form button[type=submit]")
+    card = page.wait_for_selector(".card[data-slug='comparison-shopper']")
+    assert "Comparison shopper" in card.inner_text() and "100.0 %" in card.inner_text()
+    page.wait_for_selector("#chart svg rect")
+    assert page.evaluate("sessionStorage.length") == 1
+    page.screenshot(path=str(SHOTS / "1-overview.png"), full_page=True)
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.screenshot(path=str(SHOTS / "1-overview-tablet.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # Session lookup: the timeline shows the class change and the signals behind it.
+    page.click(".tab[data-view='sessions']")
+    page.fill("#session-id", sid)
+    page.click("#lookup-form button[type=submit]")
+    change = page.wait_for_selector("#session-timeline li.change")
+    text = change.inner_text()
+    assert "Became Comparison shopper" in text and "was Undetermined" in text
+    assert "Because of:" in text and "%" in text
+    assert page.inner_text("#session-class") == "Comparison shopper"
+    assert "comparisons in" in page.inner_text("#session-signals")
+    assert len(page.query_selector_all("#session-timeline li")) == 7  # 6 events + 1 change
+    page.wait_for_selector("#decisions tr td")
+    page.screenshot(path=str(SHOTS / "2-session.png"), full_page=True)
+
+    # Models: activate the candidate, then roll back; the proxy's headers follow.
+    page.click(".tab[data-view='models']")
+    page.click(f"button[data-activate='{candidate}']")
+    page.wait_for_selector(f"tr[data-version='{candidate}'] .badge.active")
+    assert _model_header(proxy) == candidate
+    page.screenshot(path=str(SHOTS / "3-models-activated.png"), full_page=True)
+    page.click(f"button[data-shadow='{bundled}']")
+    page.wait_for_selector("#agreement")
+    page.click("#rollback")
+    page.wait_for_selector(f"tr[data-version='{bundled}'] .badge.active")
+    assert _model_header(proxy) == bundled
+    page.screenshot(path=str(SHOTS / "4-models-rolled-back.png"), full_page=True)
+
+    # Drift panel.
+    page.click(".tab[data-view='drift']")
+    page.wait_for_selector("#drift table")
+    assert "population stability index" in page.inner_text("#drift")
+    page.screenshot(path=str(SHOTS / "5-drift.png"), full_page=True)
+    assert not page.inner_text("#error")
