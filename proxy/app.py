@@ -93,6 +93,10 @@ class Runtime:
         # collector's sight, so collections triggered by per-request garbage stay cheap.
         gc.collect()
         gc.freeze()
+        # Per-request garbage is acyclic and freed by reference counting; the session
+        # journal and stores are long-lived. Collect the young generation less often and
+        # the old one rarely, so no request waits behind a walk of every live session.
+        gc.set_threshold(2_000, 10, 100)
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.registry.reload)
         except (NotImplementedError, RuntimeError, ValueError):

@@ -245,6 +245,9 @@ def _stack(args: argparse.Namespace, work: Path) -> Iterator[list[Target]]:
         "aiohttp": lambda: Target("aiohttp", [sys.executable, "-m", "proxy.bench_clients",
                                               "aiohttp", upstream.url, str(p := _free_port())],
                                   p, env, pin),
+        "intentgate-noaudit": lambda: Target("intentgate-noaudit", py + [
+            "--port", str(p := _free_port()), *workers], p,
+            dict(env, INTENTGATE_AUDIT="false"), pin),
         "intentgate-redis": lambda: Target("intentgate-redis", py + [
             "--port", str(p := _free_port()), "--store", "redis", *workers], p, env, pin),
     }
