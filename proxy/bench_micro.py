@@ -1,12 +1,14 @@
 """In-process micro-benchmarks of the classification step, printed by ``intentgate bench``.
 
 Each figure is the p50/p99 of single calls timed with ``perf_counter_ns`` (the timer's own cost,
-~50 ns, is included), after a warm-up.
+~50 ns, is included), after a warm-up. A group whose modules are missing is reported as skipped,
+with the reason, and the rest still run.
 """
 
 from __future__ import annotations
 
 import gc
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -39,76 +41,126 @@ def _time(fn: Callable[[int], Any], n: int) -> dict[str, float]:
             "p99_us": float(np.percentile(samples, 99)) / 1e3, "n": n}
 
 
-def run_all(n: int = 100_000) -> dict[str, dict[str, float]]:
-    from classifiers.artifact import load_model
-    from classifiers.kernels import Scorer
-    from explain.headers import signals_value
-    from proxy.app import build_runtime
-    from proxy.models import bundled_model_bytes
-    from signals.events import EventKind, ShopperEvent
-    from signals.features import FeatureExtractor
-    from signals.identity import IdentityCodec, IdentityReader
-    from signals.routes import RouteTable
-    from signals.state import SessionState
-    from signals.store import MemoryStore
+def _skip(out: dict[str, dict[str, Any]], names: tuple[str, ...], exc: Exception) -> None:
+    reason = (f"{exc.name} not importable" if isinstance(exc, ImportError) and exc.name
+              else f"{type(exc).__name__}: {exc}")
+    for name in names:
+        out[name] = {"skipped": reason}
 
-    out: dict[str, dict[str, float]] = {}
-    routes = RouteTable.from_config("auto")
-    out["route match (auto preset)"] = _time(
-        lambda i: routes.match("GET", PATHS[i % 7][0], PATHS[i % 7][1], 1000.0 + i), n)
 
-    codec = IdentityCodec(b"b" * 32)
-    reader = IdentityReader(codec)
-    cookies = [f"ig_sid={codec.new_token()}; ig_did={codec.new_token()}".encode()
-               for _ in range(1000)]
-    out["identity (signed cookies)"] = _time(lambda i: reader.read([cookies[i % 1000]]), n)
+def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
+    """Every micro-benchmark; a group whose modules are missing (or broken) is reported as
+    ``{"skipped": reason}`` and the others still run."""
+    out: dict[str, dict[str, Any]] = {}
+    cookies: list[bytes] = []
 
-    state = SessionState()
-    events = [ShopperEvent(EventKind(k % 12), 0.0, product=f"p{k % 9}") for k in range(12)]
-    out["state update"] = _time(lambda i: state.apply(events[i % 12]._replace(ts=1e3 + i)), n)
+    try:
+        from signals.routes import RouteTable
 
-    model = load_model(bundled_model_bytes())
-    ex = FeatureExtractor(model.feature_names, model.transforms)
-    x = np.zeros(len(model.feature_names))
-    out["feature extraction"] = _time(lambda i: ex.extract(state, 1e3 + n + i, x), n)
+        routes = RouteTable.from_config("auto")
+        out["route match (auto preset)"] = _time(
+            lambda i: routes.match("GET", PATHS[i % 7][0], PATHS[i % 7][1], 1000.0 + i), n)
+    except Exception as exc:
+        _skip(out, ("route match (auto preset)",), exc)
 
-    scorer = Scorer(model)
-    scorer.warm()
-    out["kernel incl. Python call"] = _time(lambda i: scorer.score(x), n)
+    try:
+        from signals.identity import IdentityCodec, IdentityReader
 
-    w, r, _ = scorer.score(x)
-    margin = float(scorer.d2[r] - scorer.d2[w])
-    names = tuple(model.feature_names)
-    out["signals header value"] = _time(lambda i: signals_value(scorer.contrib, margin, names, 3),
-                                        n)
+        codec = IdentityCodec(b"b" * 32)
+        reader = IdentityReader(codec)
+        cookies = [f"ig_sid={codec.new_token()}; ig_did={codec.new_token()}".encode()
+                   for _ in range(1000)]
+        out["identity (signed cookies)"] = _time(lambda i: reader.read([cookies[i % 1000]]), n)
+    except Exception as exc:
+        _skip(out, ("identity (signed cookies)",), exc)
 
-    runtime = build_runtime({"secret": "b" * 32, "bot_max_rate": 1e12, "data_dir": "/tmp/igb"})
-    runtime.registry.startup()
-    engine = runtime.engine
-    clock = [1e6]
+    events: list[Any] = []
+    model_steps = ("state update", "feature extraction", "kernel incl. Python call",
+                   "signals header value")
+    try:
+        from signals.events import EventKind, ShopperEvent
+        from signals.state import SessionState
 
-    def step(i: int) -> Any:
-        clock[0] += 0.001
-        path, qs = PATHS[i % 7]
-        return engine.classify("GET", path, qs, [cookies[i % 1000]], BROWSER_UA, True, True,
-                               False)
+        state = SessionState()
+        events = [ShopperEvent(EventKind(k % 12), 0.0, product=f"p{k % 9}") for k in range(12)]
+        out["state update"] = _time(
+            lambda i: state.apply(events[i % 12]._replace(ts=1e3 + i)), n)
 
-    engine.clock = lambda: clock[0]
-    observer, engine.observer = engine.observer, None
-    out["whole classification step"] = _time(step, n)
-    engine.observer = observer  # journal, live mix, drift, shadow, audit queue
-    out["step + governance bookkeeping"] = _time(step, n)
+        from classifiers.artifact import load_model
+        from classifiers.kernels import Scorer
+        from explain.headers import signals_value
+        from proxy.models import bundled_model_bytes
+        from signals.features import FeatureExtractor
 
-    store = MemoryStore(capacity=200_000)
-    k = 50_000
+        model = load_model(bundled_model_bytes())
+        ex = FeatureExtractor(model.feature_names, model.transforms)
+        x = np.zeros(len(model.feature_names))
+        out["feature extraction"] = _time(lambda i: ex.extract(state, 1e3 + n + i, x), n)
+
+        scorer = Scorer(model)
+        scorer.warm()
+        out["kernel incl. Python call"] = _time(lambda i: scorer.score(x), n)
+
+        w, r, _ = scorer.score(x)
+        margin = float(scorer.d2[r] - scorer.d2[w])
+        names = tuple(model.feature_names)
+        out["signals header value"] = _time(
+            lambda i: signals_value(scorer.contrib, margin, names, 3), n)
+    except Exception as exc:
+        _skip(out, tuple(s for s in model_steps if s not in out), exc)
+
+    steps = ("whole classification step", "step + governance bookkeeping")
+    try:
+        from proxy.app import build_runtime
+
+        if not cookies:
+            raise RuntimeError("needs signals.identity")
+        with tempfile.TemporaryDirectory(prefix="intentgate-micro-") as data_dir:
+            runtime = build_runtime({"secret": "b" * 32, "bot_max_rate": 1e12,
+                                     "data_dir": data_dir})
+            runtime.registry.startup()
+            engine = runtime.engine
+            clock = [1e6]
+
+            def step(i: int) -> Any:
+                clock[0] += 0.001
+                path, qs = PATHS[i % 7]
+                return engine.classify("GET", path, qs, [cookies[i % 1000]], BROWSER_UA, True,
+                                       True, False)
+
+            engine.clock = lambda: clock[0]
+            observer, engine.observer = engine.observer, None
+            out[steps[0]] = _time(step, n)
+            engine.observer = observer  # journal, live mix, drift, shadow, audit queue
+            if observer is not None:
+                out[steps[1]] = _time(step, n)
+            else:
+                out[steps[1]] = {"skipped": "no governance observer in this build"}
+    except Exception as exc:
+        _skip(out, tuple(s for s in steps if s not in out), exc)
+
+    try:
+        from signals.store import MemoryStore
+
+        if not events:
+            raise RuntimeError("needs signals.state")
+        out["memory store"] = _memory_per_session(MemoryStore, events)
+    except Exception as exc:
+        _skip(out, ("memory store",), exc)
+    return out
+
+
+def _memory_per_session(store_cls: Any, events: list[Any], k: int = 50_000) -> dict[str, Any]:
+    """Bytes traced per session after ``k`` sessions with one event each."""
+    store = store_cls(capacity=200_000)
     gc.collect()
     tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    for i in range(k):
-        st, _ = store.get_or_create(f"session-token-{i:020d}", 1e6)
-        st.apply(events[i % 12]._replace(ts=1e6))
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    out["memory store"] = {"bytes_per_session": round((after - before) / k),
-                           "sessions": k}
-    return out
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(k):
+            st, _ = store.get_or_create(f"session-token-{i:020d}", 1e6)
+            st.apply(events[i % 12]._replace(ts=1e6))
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return {"bytes_per_session": round((after - before) / k), "sessions": k}
