@@ -41,7 +41,9 @@ from explain.shadow import Shadow
 from proxy.admin import HTTPError, read_body
 from proxy.models import read_model_file
 from proxy.types import Receive, Scope
+from signals.errors import StoreUnavailable
 from signals.features import raw_value
+from signals.store import PROFILE_PREFIX
 
 if TYPE_CHECKING:
     from proxy.admin import AdminApp
@@ -387,7 +389,8 @@ class AdminAPI:
         if not user or len(user) > MAX_USER_CHARS or not user.isprintable():
             raise HTTPError(400, f"user must be 1..{MAX_USER_CHARS} printable characters")
         engine = self.runtime.engine
-        codec, store, gov = engine.codec, engine.store, self.governance
+        codec, gov = engine.codec, self.governance
+        store: Any = engine.store
         profile = codec.pseudonym("u:" + user)
         devices = store.devices_of(profile) if hasattr(store, "devices_of") else []
         profiles = {profile} | {codec.pseudonym("d:" + d) for d in devices}
@@ -409,10 +412,71 @@ class AdminAPI:
             except AuditSinkError as exc:
                 raise HTTPError(503, f"erasure incomplete, retry: {exc}") from None
         events_removed = _scrub_recorded(engine.recorder, pseudonyms)
+        store.delete(PROFILE_PREFIX + profile)
+        shared_removed = 0
+        if store.remote:
+            try:
+                shared_removed = await store.erase_profile(profile)
+            except StoreUnavailable as exc:
+                raise HTTPError(503, f"erasure incomplete, retry: {exc}") from None
         return 200, {"profile": profile, "devices_unlinked": unlinked,
+                     "store_keys_deleted": shared_removed,
                      "sessions_deleted": deleted_states, "journals_deleted": len(sessions),
                      "audit_records_deleted": audit_removed,
                      "recorded_events_deleted": events_removed}, ()
+
+    # -- identify merges: list and undo -----------------------------------------------------
+
+    def _merge_user(self, scope: Scope, suffix: str) -> str:
+        tail = _tail(scope, "api/profiles/")
+        if not tail.endswith(suffix):
+            raise HTTPError(404, f"no such endpoint: {scope['path']}")
+        user = tail[: -len(suffix)]
+        if not user or len(user) > MAX_USER_CHARS or not user.isprintable():
+            raise HTTPError(400, f"user must be 1..{MAX_USER_CHARS} printable characters")
+        return self.runtime.engine.codec.pseudonym("u:" + user)
+
+    async def profile_merges(self, scope: Scope, receive: Receive) -> Result:
+        """``GET api/profiles/<user>/merges``: the identify merges that can still be undone."""
+        profile = self._merge_user(scope, "/merges")
+        engine = self.runtime.engine
+        store: Any = engine.store
+        now = engine.clock()
+        try:
+            if store.remote:
+                merges = await store.merges_of(profile, now)
+            else:
+                merges = store.merges(PROFILE_PREFIX + profile, now)
+        except StoreUnavailable as exc:
+            raise HTTPError(503, f"profile store unavailable, retry: {exc}") from None
+        return 200, {"profile": profile, "merges": merges}, ()
+
+    async def undo_merge(self, scope: Scope, receive: Receive) -> Result:
+        """``POST api/profiles/<user>/merges/<id>/undo``: take one merge back out."""
+        tail = _tail(scope, "api/profiles/")
+        head, sep, rest = tail.rpartition("/merges/")
+        if not sep or not rest.endswith("/undo"):
+            raise HTTPError(404, f"no such endpoint: {scope['path']}")
+        merge_id = rest[: -len("/undo")]
+        if not _PSEUDONYM.match(merge_id):
+            raise HTTPError(400, "merge id must be an id from the merges list")
+        scope = dict(scope, path=f"/_intentgate/api/profiles/{head}/merges")
+        profile = self._merge_user(scope, "/merges")
+        engine = self.runtime.engine
+        store: Any = engine.store
+        now = engine.clock()
+        try:
+            if store.remote:
+                result = await store.undo_merge(profile, merge_id, now)
+            else:
+                result = 1 if store.undo_merge(PROFILE_PREFIX + profile, merge_id, now) else 0
+        except StoreUnavailable as exc:
+            raise HTTPError(503, f"profile store unavailable, retry: {exc}") from None
+        if result == 0:
+            raise HTTPError(404, "no such merge for that profile (already undone or expired)")
+        if result < 0:
+            raise HTTPError(409, "the merge is older than the undo period")
+        return 200, {"profile": profile, "undone": merge_id}, ()
 
     # -- the page --------------------------------------------------------------------------
 
@@ -479,9 +543,8 @@ def build_governance(runtime: Runtime) -> Governance:
         retention = settings.audit_retention_days * 86400.0
         sink: Any
         if settings.store == "redis":
-            import redis.asyncio as aioredis
-
-            client = aioredis.Redis.from_url(settings.redis_url)
+            # The store's client: same server or Cluster, same short deadlines.
+            client = engine.store.client  # type: ignore[attr-defined]
             sink = RedisStreamSink(client, key=f"{settings.redis_prefix}:audit",
                                    maxlen=settings.audit_stream_maxlen,
                                    retention_s=retention)
@@ -513,6 +576,8 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     admin.add("GET", "api/decisions", api.decisions)
     admin.add("GET", "api/sessions/*", api.session)
     admin.add("DELETE", "api/profiles/*", api.erase_profile)
+    admin.add("GET", "api/profiles/*", api.profile_merges)
+    admin.add("POST", "api/profiles/*", api.undo_merge)
     static = resources.files("explain").joinpath("static")
     for path, (name, ctype) in _STATIC.items():
         admin.add("GET", path, _static_handler(ctype, static.joinpath(name).read_bytes()),

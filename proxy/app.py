@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.admin import AdminApp
-from proxy.config import ConfigError, Settings, from_handoff, load_settings
+from proxy.config import Settings, from_handoff, load_settings
 from proxy.engine import Engine, EngineOptions
 from proxy.metrics import Metrics
 from proxy.models import ModelRegistry
@@ -87,6 +87,9 @@ class Runtime:
             self.registry.startup()
         if self.engine.recorder is not None:
             self.engine.recorder.open()
+        store = self.engine.store
+        if store.remote:
+            await store.startup()  # type: ignore[attr-defined]
         if self.forward is not None:
             await self.forward.startup()
         # Everything built so far lives as long as the process: move it out of the cyclic
@@ -109,6 +112,8 @@ class Runtime:
             task.cancel()
         if self.forward is not None:
             await self.forward.aclose()
+        if self.engine.store.remote:
+            await self.engine.store.aclose()  # type: ignore[attr-defined]
         if self.engine.recorder is not None:
             self.engine.recorder.close()
 
@@ -120,9 +125,6 @@ def build_runtime(config: Any = None) -> Runtime:
         settings = config
     else:
         settings = load_settings(overrides=dict(config or {}))
-    if settings.store == "redis":
-        # Refuse rather than silently serve from per-process memory.
-        raise ConfigError("store='redis' is not available yet: use the memory store")
     # Everything that can reject the settings runs before anything is written to disk.
     routes = RouteTable.from_config(settings.preset, list(settings.rules))
     secret = load_secret(settings)
@@ -133,13 +135,8 @@ def build_runtime(config: Any = None) -> Runtime:
         device_cookie=settings.device_cookie,
         profile_cookie=settings.profile_cookie,
     )
-    store = MemoryStore(
-        capacity=settings.memory_capacity,
-        idle_ttl=settings.session_ttl,
-        half_life=settings.half_life,
-        dwell_cap=settings.dwell_cap,
-    )
     metrics = Metrics()
+    store = build_store(settings, codec, metrics)
     recorder = None
     if settings.record_events:
         from proxy.recorder import EventRecorder
@@ -158,6 +155,8 @@ def build_runtime(config: Any = None) -> Runtime:
         device_cookie=settings.device_cookie.encode(),
         session_ttl=int(settings.session_ttl),
         device_ttl=int(settings.device_ttl),
+        profile_cookie=settings.profile_cookie.encode(),
+        profile_ttl=int(settings.profile_ttl),
         min_events=settings.min_events,
         budget_ns=int(settings.budget_ms * 1e6),
         top_signals=settings.top_signals,
@@ -175,11 +174,6 @@ def build_runtime(config: Any = None) -> Runtime:
     engine.registry = registry
     admin = AdminApp(engine, admin_token=settings.admin_token, store_name=settings.store,
                      version=VERSION)
-    metrics.gauge("intentgate_store_entries", "Session states held in memory.",
-                  lambda: float(len(store)))
-    metrics.gauge("intentgate_store_ops", "Memory store hits, misses, evictions, expirations.",
-                  lambda: {f"op={k}": float(v) for k, v in store.stats().items()
-                           if k in ("hits", "misses", "evictions", "expirations")})
     metrics.gauge("intentgate_model_info", "Active model version.",
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
     runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
@@ -187,6 +181,49 @@ def build_runtime(config: Any = None) -> Runtime:
 
     install(admin, runtime)
     return runtime
+
+
+def build_store(settings: Settings, codec: IdentityCodec, metrics: Metrics) -> Any:
+    """The profile store named by ``settings.store``, with its metrics registered."""
+    if settings.store == "redis":
+        from signals.redis_store import RedisStore
+
+        redis = RedisStore.connect(
+            settings.redis_url,
+            timeout=settings.redis_timeout_ms / 1000.0,
+            pseudonym=codec.pseudonym,
+            prefix=settings.redis_prefix,
+            capacity=settings.memory_capacity,
+            session_ttl=settings.session_ttl,
+            profile_ttl=settings.profile_ttl,
+            undo_ttl=settings.merge_undo_ttl,
+            half_life=settings.half_life,
+            dwell_cap=settings.dwell_cap,
+            flush_interval=settings.redis_flush_ms / 1000.0,
+            refresh_after=settings.redis_refresh_s,
+            backlog=settings.redis_backlog,
+        )
+        metrics.gauge("intentgate_store_entries", "States held locally.",
+                      lambda: float(len(redis)))
+        metrics.gauge("intentgate_redis", "Redis store: up (breaker closed), breaker trips, "
+                      "backlog of unsynced profiles, overflow, fetches, flushes, errors.",
+                      lambda: {f"stat={k}": float(v) for k, v in redis.stats().items()
+                               if k not in ("capacity",)})
+        return redis
+    memory = MemoryStore(
+        capacity=settings.memory_capacity,
+        idle_ttl=settings.session_ttl,
+        half_life=settings.half_life,
+        dwell_cap=settings.dwell_cap,
+        profile_ttl=settings.profile_ttl,
+        undo_ttl=settings.merge_undo_ttl,
+    )
+    metrics.gauge("intentgate_store_entries", "Session states held in memory.",
+                  lambda: float(len(memory)))
+    metrics.gauge("intentgate_store_ops", "Memory store hits, misses, evictions, expirations.",
+                  lambda: {f"op={k}": float(v) for k, v in memory.stats().items()
+                           if k in ("hits", "misses", "evictions", "expirations")})
+    return memory
 
 
 class ProxyApp:

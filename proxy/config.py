@@ -80,6 +80,11 @@ class Settings(BaseModel):
     redis_prefix: str = "ig"
     memory_capacity: int = Field(200_000, ge=1)
     profile_ttl: float = Field(30 * 86400.0, gt=0)
+    merge_undo_ttl: float = Field(7 * 86400.0, gt=0)  # how long an identify merge can be undone
+    redis_timeout_ms: float = Field(50.0, gt=0, le=10_000)  # connect and socket deadlines
+    redis_flush_ms: float = Field(5.0, gt=0, le=10_000)  # write-behind coalescing interval
+    redis_refresh_s: float = Field(10.0, gt=0)  # re-read a local profile older than this
+    redis_backlog: int = Field(100_000, ge=1)  # dirty profiles kept while Redis is away
 
     # Classification.
     model: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -27,11 +27,12 @@ from signals.features import FeatureExtractor
 from signals.identity import IdentityCodec, IdentityReader, set_cookie_value
 from signals.routes import RouteTable
 from signals.state import SessionState
+from signals.store import PROFILE_PREFIX
 
 if TYPE_CHECKING:
     from proxy.models import ModelRegistry
     from proxy.recorder import EventRecorder
-    from signals.store import MemoryStore
+    from signals.store import ProfileStore
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,16 @@ class Decision:
     active: ActiveModel | None = None  # the model that scored it (observers read its buffers)
     profile: str = ""
     now: float = 0.0
+    key: str = ""  # the store key the state lives under (session token or profile key)
+    pid: str | None = None  # the profile id from the signed profile cookie, if any
+    secure: bool = False
+
+
+class Fetch(NamedTuple):
+    """``classify``'s answer when the state lives in a remote store and is not local yet: the
+    caller awaits ``Engine.fetch(key)`` (one round trip) and classifies again."""
+
+    key: str
 
 
 class _RateLimitedLog:
@@ -113,6 +124,8 @@ class EngineOptions:
     device_cookie: bytes = b"ig_did"
     session_ttl: int = 1800
     device_ttl: int = 400 * 86400
+    profile_cookie: bytes = b"ig_pid"
+    profile_ttl: int = 30 * 86400
     min_events: int = 3
     budget_ns: int = 2_000_000
     top_signals: int = 3
@@ -132,7 +145,7 @@ class Engine:
         codec: IdentityCodec,
         reader: IdentityReader,
         bots: BotGate,
-        store: MemoryStore,
+        store: ProfileStore,
         metrics: Metrics,
         registry: ModelRegistry | None = None,
         recorder: EventRecorder | None = None,
@@ -188,24 +201,28 @@ class Engine:
         has_accept: bool,
         has_accept_language: bool,
         secure: bool,
-    ) -> Decision | None:
-        """The guarded classification of one request; ``None`` means forward unclassified."""
+        fetched: bool = False,
+    ) -> Decision | Fetch | None:
+        """The guarded classification of one request; ``None`` means forward unclassified,
+        ``Fetch`` means await ``fetch`` and call again with ``fetched=True``."""
         t0 = time.perf_counter_ns()
         try:
             decision = self._classify(
                 method, path, query_string, cookie_values, user_agent, has_accept,
-                has_accept_language, secure,
+                has_accept_language, secure, fetched,
             )
         except Exception as exc:  # the one fail-open point of the project
             self.fail_open("error", repr(exc))
             return None
+        if decision.__class__ is Fetch:
+            return decision
         elapsed = time.perf_counter_ns() - t0
         if elapsed > self.options.budget_ns:
             self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
             return None
         self.metrics.classify_latency.observe(elapsed * 1e-9)
         observer = self.observer
-        if observer is not None and decision is not None and decision.active is not None:
+        if observer is not None and isinstance(decision, Decision) and decision.active is not None:
             # Explanations and governance (journal, live mix, drift, shadow, audit) run after the
             # budget check, before any await, while the scorer's buffers still hold this
             # request's numbers; the observer contains its own failures.
@@ -222,7 +239,8 @@ class Engine:
         has_accept: bool,
         has_accept_language: bool,
         secure: bool,
-    ) -> Decision | None:
+        fetched: bool = False,
+    ) -> Decision | Fetch | None:
         now = self.clock()
         event = self.routes.match(method, path, query_string, now)
         if event is None and self.routes.is_ignored(path):
@@ -254,19 +272,30 @@ class Engine:
                 (b"set-cookie", set_cookie_value(opts.device_cookie.decode(), device,
                                                  opts.device_ttl, secure))
             )
-        state, _created = self.store.get_or_create(session, now)
+        # A shopper the origin has named carries the profile id in a signed cookie: their state
+        # is the profile's, shared by all their devices; otherwise the session's.
+        pid = ident.profile[:22] if ident.profile is not None else None
+        key = PROFILE_PREFIX + pid if pid is not None else session
+        store = self.store
+        state = store.get(key, now)
+        if state is None:
+            if store.remote and not fetched and (pid is not None or ident.session is not None):
+                return Fetch(key)
+            state = store.create(key, now)
         if self.bots.too_fast(state.touch(now)):
             self.metrics.bots["rate"] += 1
             return None
         if event is not None:
             state.apply(event)
+            store.changed(key)
             self.metrics.events[event.kind.slug] += 1
             if self._debug:
                 logger.debug("event %s session=%s product=%s category=%s query=%s",
                              event.kind.slug, self.codec.pseudonym("s:" + session),
                              event.product, event.category, event.query)
-        profile = self.store.profile_of(device, now) or self.codec.pseudonym("d:" + device)
-        decision = Decision(session, device, state, event, [], set_cookies)
+        profile = pid if pid is not None else self.codec.pseudonym("d:" + device)
+        decision = Decision(session, device, state, event, [], set_cookies, key=key, pid=pid,
+                            secure=secure)
         active = self.active
         if active is None:
             return decision
@@ -311,20 +340,45 @@ class Engine:
             return
         if decision.event is not None and status >= 400:
             decision.state.revert(decision.event)
+            self.store.changed(decision.key)
             self.metrics.reverted_events += 1
         elif decision.event is not None and self.recorder is not None:
             self.recorder.record(decision.session, decision.event)
         if identify is not None:
-            self.identify(decision.device, identify)
+            self.identify(decision, identify)
 
-    def identify(self, device: str, identify: bytes) -> None:
+    async def fetch(self, key: str) -> None:
+        """The one store round trip a request may wait for (the store never raises)."""
+        self.metrics.store_fetches += 1
+        await self.store.fetch(key)
+
+    def identify(self, decision: Decision, identify: bytes) -> None:
+        """The origin named the shopper (``-``: logged out). The device's session is merged
+        into the shopper's profile once per session (a repeated identify changes nothing), the
+        device is linked, and the profile id goes into a signed cookie so later requests, from
+        any process, need no lookup to find it."""
         now = self.clock()
         value = identify.decode("latin-1").strip()
         self.metrics.identifies += 1
+        opts = self.options
+        name = opts.profile_cookie.decode()
         if value == "-" or not value:
-            self.store.unlink(device)
+            self.store.unlink(decision.device)
+            if decision.pid is not None:
+                decision.set_cookies.append(
+                    (b"set-cookie", set_cookie_value(name, "", 0, decision.secure)))
             return
-        self.store.link(device, self.codec.pseudonym("u:" + value), now)
+        pid = self.codec.pseudonym("u:" + value)
+        if decision.pid == pid:
+            return  # already this shopper's profile
+        session = decision.session
+        contribution = (decision.state if decision.key == session
+                        else self.store.get(session, now))
+        merge_id = self.codec.pseudonym("m:" + session + ":" + pid)
+        self.store.merge(PROFILE_PREFIX + pid, merge_id, contribution, decision.device, now)
+        decision.set_cookies.append(
+            (b"set-cookie", set_cookie_value(name, self.codec.token_for(pid), opts.profile_ttl,
+                                             decision.secure)))
 
     def apply_beacon(self, cookie_values: list[bytes], event: ShopperEvent) -> str:
         """Apply a client beacon to the session named by the signed cookie (never by the
@@ -333,12 +387,14 @@ class Engine:
         ident = self.reader.read(cookie_values)
         if ident.session is None:
             return "no_session"
-        state = self.store.get(ident.session, event.ts)
+        key = PROFILE_PREFIX + ident.profile[:22] if ident.profile is not None else ident.session
+        state = self.store.get(key, event.ts)
         if state is None:
             return "no_session"
         # Beacons share the session's request-rate meter with page views (bot gate ceiling).
         if self.bots.too_fast(state.touch(event.ts)):
             return "rate_limited"
         state.apply(event)
+        self.store.changed(key)
         self.metrics.events[EventKind(event.kind).slug] += 1
         return "accepted"

@@ -55,6 +55,7 @@ class Metrics:
         self.upstream_errors: dict[str, int] = defaultdict(int)
         self.identifies = 0
         self.reverted_events = 0
+        self.store_fetches = 0  # requests that waited for one store round trip
         self.classify_latency = Histogram()
         # Gauges computed on scrape: name -> (help, callable returning {label: value} or a value).
         self._gauges: list[tuple[str, str, Callable[[], dict[str, float] | float]]] = []
@@ -91,6 +92,9 @@ class Metrics:
         out.append(f"intentgate_identifies_total {self.identifies}")
         family("intentgate_reverted_events_total", "counter", "Events undone (4xx/5xx).")
         out.append(f"intentgate_reverted_events_total {self.reverted_events}")
+        family("intentgate_store_fetches_total", "counter",
+               "Requests that waited for one profile-store round trip (state not local yet).")
+        out.append(f"intentgate_store_fetches_total {self.store_fetches}")
 
         h = self.classify_latency
         name = "intentgate_classify_seconds"

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from proxy.admin import AdminApp
-from proxy.engine import Decision, Engine
+from proxy.engine import Decision, Engine, Fetch
 from proxy.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,16 @@ class IntentGateMiddleware:
             scope["method"], scope["path"], scope.get("query_string", b""), cookies,
             user_agent, has_accept, has_language, secure,
         )
+        if isinstance(decision, Fetch):
+            # The shopper's state lives in the shared store and is not here yet: one round
+            # trip (bounded by the store's deadline), then classify from what it brought.
+            await engine.fetch(decision.key)
+            decision = engine.classify(
+                scope["method"], scope["path"], scope.get("query_string", b""), cookies,
+                user_agent, has_accept, has_language, secure, True,
+            )
+            if isinstance(decision, Fetch):  # cannot happen with fetched=True; stay unclassified
+                decision = None
         if decision is not None:
             headers.extend(decision.headers)
         scope = dict(scope)
@@ -153,14 +163,14 @@ class _ResponseHook:
                     continue
                 out.append((name, value))
             decision = self.decision
-            if decision is not None:
-                out.extend(decision.set_cookies)
-                if self.mw._expose:
-                    out.extend(decision.headers)
             try:
                 self.engine.on_response(decision, message["status"], identify)
             except Exception as exc:  # response side fails open too
                 self.engine.fail_open("response", repr(exc))
+            if decision is not None:
+                out.extend(decision.set_cookies)  # after on_response: identify adds one
+                if self.mw._expose:
+                    out.extend(decision.headers)
             message = dict(message)
             message["headers"] = out
         await self.send(message)

@@ -60,6 +60,14 @@ class IdentityCodec:
         ident = _b64(secrets.token_bytes(_ID_BYTES)).encode("ascii")
         return ident.decode("ascii") + "." + _b64(self._tag(ident))
 
+    def token_for(self, ident: str) -> str:
+        """The signed token of a 22-character id minted elsewhere (a profile pseudonym, so a
+        profile cookie carries its own proof): ``<ident>.<tag>``."""
+        raw = ident.encode("ascii")
+        if len(raw) != _ID_CHARS or not _B64URL.issuperset(raw):
+            raise ValueError("id must be 22 url-safe base64 characters")
+        return ident + "." + _b64(self._tag(raw))
+
     def verify(self, value: bytes | str) -> str | None:
         """The token when its tag is ours, else ``None`` (forged, malformed, wrong size)."""
         if isinstance(value, str):

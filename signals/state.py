@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
+from typing import NamedTuple
 from zlib import crc32
 
 from signals.events import N_KINDS, PAGE_KINDS, EventKind, ShopperEvent
@@ -259,3 +260,116 @@ class SessionState:
         s.products = array("q", self.products)
         s.categories = array("q", self.categories)
         return s
+
+
+# -- synchronising with a shared store --------------------------------------------------------
+#
+# A shared store (Redis) holds the part of a state that several processes add to: the decayed
+# counters, the raw counts and the distinct product/category sets. What only makes sense for one
+# device's stream of requests (last page time for dwell gaps, the bot-rate meter, revert
+# bookkeeping) stays local. A process sends "what I added since the last sync" as a delta and
+# gets back the shared total; both are linear in the decay, so adding deltas commutes.
+
+SYNC_DECAYED: tuple[int, ...] = tuple(range(_N_COUNTERS)) + (DWELL_SUM, DWELL_N)
+SYNC_RAW: tuple[int, ...] = (EVENTS, PV_TOTAL, REVISITS)
+SYNC_FIELDS: tuple[int, ...] = SYNC_DECAYED + SYNC_RAW
+_LOCAL_ONLY: tuple[int, ...] = (LAST_PAGE, RATE, RATE_AT, LAST_WAS_PRODUCT, BEACON_DWELL,
+                                LAST_NEW_PRODUCT)
+
+
+class SyncDelta(NamedTuple):
+    """What one state added on top of another, valued at ``at``."""
+
+    values: list[float]  # SYNC_DECAYED (decayed to ``at``) then SYNC_RAW
+    started: float
+    products: list[int]
+    categories: list[int]
+    at: float
+
+    def is_empty(self) -> bool:
+        return not (self.products or self.categories or any(self.values))
+
+
+def sync_delta(state: SessionState, base: SessionState | None, now: float) -> SyncDelta:
+    """``state − base`` at ``now`` (``base=None``: the whole state)."""
+    v = state.v
+    fs = state.decay_factor(now)
+    if base is None:
+        values = [v[i] * fs for i in SYNC_DECAYED] + [v[i] for i in SYNC_RAW]
+        return SyncDelta(values, v[STARTED], [p for p in state.products if p],
+                         [c for c in state.categories if c], now)
+    b = base.v
+    fb = base.decay_factor(now)
+    values = [v[i] * fs - b[i] * fb for i in SYNC_DECAYED] + [v[i] - b[i] for i in SYNC_RAW]
+    bp, bc = base.products, base.categories
+    return SyncDelta(values, v[STARTED], [p for p in state.products if p and p not in bp],
+                     [c for c in state.categories if c and c not in bc], now)
+
+
+def add_delta(state: SessionState, delta: SyncDelta, now: float, sign: float = 1.0) -> None:
+    """Add (``sign=-1``: take away) ``delta`` to ``state`` at ``now``; counts never go below 0.
+    Taking away leaves the distinct sets alone (a product seen elsewhere too must stay)."""
+    state._decay_to(now)
+    v = state.v
+    f = 2.0 ** (-(now - delta.at) / state.config.half_life) if now > delta.at else 1.0
+    values = delta.values
+    n = len(SYNC_DECAYED)
+    for j, i in enumerate(SYNC_DECAYED):
+        v[i] = max(v[i] + sign * values[j] * f, 0.0)
+    for j, i in enumerate(SYNC_RAW):
+        v[i] = max(v[i] + sign * values[n + j], 0.0)
+    if sign < 0:
+        return
+    if delta.started > 0.0 and (v[STARTED] == 0.0 or delta.started < v[STARTED]):
+        v[STARTED] = delta.started
+    for h in delta.products:
+        if h not in state.products:
+            state.products[int(v[DISTINCT_P]) % PRODUCT_RING] = h
+            v[DISTINCT_P] += 1.0
+    for h in delta.categories:
+        if h not in state.categories:
+            state.categories[int(v[DISTINCT_C]) % CATEGORY_RING] = h
+            v[DISTINCT_C] += 1.0
+
+
+def shared_state(
+    decayed_at: float,
+    started: float,
+    distinct_products: float,
+    distinct_categories: float,
+    values: list[float],
+    products: list[int],
+    categories: list[int],
+    config: StateConfig = DEFAULT_CONFIG,
+) -> SessionState:
+    """A state from the shared part kept by a store (the local-only fields are zero)."""
+    if len(values) != len(SYNC_FIELDS):
+        raise ValueError(f"expected {len(SYNC_FIELDS)} values, got {len(values)}")
+    s = SessionState(config)
+    v = s.v
+    for j, i in enumerate(SYNC_FIELDS):
+        x = values[j]
+        if not math.isfinite(x) or x < 0.0:
+            raise ValueError("shared state holds a negative or non-finite count")
+        v[i] = x
+    v[DECAYED_AT] = decayed_at
+    v[STARTED] = started
+    v[DISTINCT_P] = distinct_products
+    v[DISTINCT_C] = distinct_categories
+    for j, h in enumerate(products[:PRODUCT_RING]):
+        s.products[j] = h
+    for j, h in enumerate(categories[:CATEGORY_RING]):
+        s.categories[j] = h
+    return s
+
+
+def adopt(state: SessionState, shared: SessionState, extra: SyncDelta | None, now: float) -> None:
+    """Make ``state`` the shared total plus ``extra`` (what this process added while the total
+    was on its way), keeping ``state``'s local-only fields. In place: callers hold ``state``."""
+    if extra is not None:
+        add_delta(shared, extra, now)
+    for i in _LOCAL_ONLY:
+        shared.v[i] = state.v[i]
+    state.v = shared.v
+    state.products = shared.products
+    state.categories = shared.categories

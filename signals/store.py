@@ -10,16 +10,37 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Protocol
 
-from signals.state import DEFAULT_CONFIG, SessionState, StateConfig
+from signals.state import (
+    DEFAULT_CONFIG,
+    SYNC_FIELDS,
+    SessionState,
+    StateConfig,
+    SyncDelta,
+    add_delta,
+    sync_delta,
+)
+
+# Local keys: a session's signed token, or PROFILE_PREFIX + the profile pseudonym once the origin
+# has said who the shopper is (the profile then follows them across devices).
+PROFILE_PREFIX = "p:"
 
 
 class ProfileStore(Protocol):
+    """What the engine needs from a store. ``remote`` stores may hold a key elsewhere: the
+    engine then awaits ``fetch`` once before creating it (``proxy.engine``)."""
+
+    remote: bool
+
     def get(self, key: str, now: float) -> SessionState | None: ...
+    def create(self, key: str, now: float) -> SessionState: ...
+    def changed(self, key: str) -> None: ...
     def get_or_create(self, key: str, now: float) -> tuple[SessionState, bool]: ...
     def delete(self, key: str) -> bool: ...
-    def link(self, device: str, profile: str, now: float) -> None: ...
+    def merge(self, profile_key: str, merge_id: str, contribution: SessionState | None,
+              device: str, now: float) -> bool: ...
+    def merges(self, profile_key: str, now: float) -> list[dict[str, object]]: ...
     def unlink(self, device: str) -> bool: ...
-    def profile_of(self, device: str, now: float) -> str | None: ...
+    async def fetch(self, key: str) -> None: ...
     def stats(self) -> dict[str, int]: ...
 
 
@@ -65,8 +86,26 @@ class _LRU:
         return self.data.pop(key, None) is not None
 
 
+class MergeRecord:
+    """One identify merge, kept for undo: what was added to which profile, when, from where."""
+
+    __slots__ = ("profile_key", "merge_id", "delta", "device")
+
+    def __init__(self, profile_key: str, merge_id: str, delta: SyncDelta, device: str) -> None:
+        self.profile_key = profile_key
+        self.merge_id = merge_id
+        self.delta = delta
+        self.device = device
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.merge_id, "at": self.delta.at, "device": self.device,
+                "events": int(self.delta.values[-3])}
+
+
 class MemoryStore:
-    """Bounded, TTL'd session states and device links for one process."""
+    """Bounded, TTL'd session states, profiles and device links for one process."""
+
+    remote = False
 
     def __init__(
         self,
@@ -76,34 +115,97 @@ class MemoryStore:
         half_life: float = 600.0,
         dwell_cap: float = 300.0,
         link_ttl: float = 30 * 86400.0,
+        profile_ttl: float = 30 * 86400.0,
+        undo_ttl: float = 7 * 86400.0,
+        max_merges: int = 10_000,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.config = StateConfig(half_life=half_life, dwell_cap=dwell_cap)
         self._states = _LRU(capacity, idle_ttl)
+        self._profiles = _LRU(capacity, profile_ttl)
         self._links = _LRU(capacity, link_ttl)
+        self._merges: OrderedDict[str, MergeRecord] = OrderedDict()
         self.capacity = capacity
+        self.undo_ttl = undo_ttl
+        self.max_merges = max_merges
 
     def __len__(self) -> int:
-        return len(self._states.data)
+        return len(self._states.data) + len(self._profiles.data)
+
+    def _lru(self, key: str) -> _LRU:
+        return self._profiles if key.startswith(PROFILE_PREFIX) else self._states
 
     def get(self, key: str, now: float) -> SessionState | None:
-        value = self._states.get(key, now)
+        value = self._lru(key).get(key, now)
         return value if isinstance(value, SessionState) else None
+
+    def create(self, key: str, now: float) -> SessionState:
+        state = SessionState(self.config if self.config != DEFAULT_CONFIG else DEFAULT_CONFIG)
+        self._lru(key).put(key, state, now)
+        return state
+
+    def changed(self, key: str) -> None:
+        """The state of ``key`` took an event (nothing to do: this store is the truth)."""
+
+    async def fetch(self, key: str) -> None:
+        """Nothing is held elsewhere (``remote`` is False: the engine never asks)."""
 
     def get_or_create(self, key: str, now: float) -> tuple[SessionState, bool]:
         state = self.get(key, now)
         if state is not None:
             return state, False
-        state = SessionState(self.config if self.config != DEFAULT_CONFIG else DEFAULT_CONFIG)
-        self._states.put(key, state, now)
-        return state, True
+        return self.create(key, now), True
 
     def put(self, key: str, state: SessionState, now: float) -> None:
-        self._states.put(key, state, now)
+        self._lru(key).put(key, state, now)
 
     def delete(self, key: str) -> bool:
-        return self._states.pop(key)
+        return self._lru(key).pop(key)
+
+    # -- identify: merging a device's session into a shopper's profile ---------------------
+
+    def merge(
+        self,
+        profile_key: str,
+        merge_id: str,
+        contribution: SessionState | None,
+        device: str,
+        now: float,
+    ) -> bool:
+        """Add ``contribution`` (the device's session) to the profile once per ``merge_id``
+        and link the device; a repeated merge changes nothing and returns False."""
+        self.link(device, profile_key[len(PROFILE_PREFIX):], now)
+        if merge_id in self._merges:
+            return False
+        profile, _ = self.get_or_create(profile_key, now)
+        delta = sync_delta(contribution, None, now) if contribution is not None else None
+        if delta is not None:
+            add_delta(profile, delta, now)
+        else:
+            delta = SyncDelta([0.0] * len(SYNC_FIELDS), 0.0, [], [], now)
+        self._merges[merge_id] = MergeRecord(profile_key, merge_id, delta, device)
+        while len(self._merges) > self.max_merges:
+            self._merges.popitem(last=False)
+        return True
+
+    def merges(self, profile_key: str, now: float) -> list[dict[str, object]]:
+        """The profile's merges that can still be undone, oldest first."""
+        return [m.to_dict() for m in self._merges.values()
+                if m.profile_key == profile_key and now - m.delta.at <= self.undo_ttl]
+
+    def undo_merge(self, profile_key: str, merge_id: str, now: float) -> bool:
+        """Take a merge's contribution back out of the profile (decayed to ``now``) and unlink
+        its device. False: no such merge, or older than the undo period."""
+        rec = self._merges.get(merge_id)
+        if rec is None or rec.profile_key != profile_key or now - rec.delta.at > self.undo_ttl:
+            return False
+        del self._merges[merge_id]
+        profile = self.get(profile_key, now)
+        if profile is not None:
+            add_delta(profile, rec.delta, now, sign=-1.0)
+        self.unlink(rec.device)
+        return True
 
     def link(self, device: str, profile: str, now: float) -> None:
         self._links.put(device, profile, now)
@@ -120,6 +222,7 @@ class MemoryStore:
 
     def stats(self) -> dict[str, int]:
         s = self._states
-        return {"capacity": self.capacity, "size": len(s.data), "hits": s.hits,
+        return {"capacity": self.capacity, "size": len(s.data) + len(self._profiles.data),
+                "hits": s.hits,
                 "misses": s.misses, "evictions": s.evictions, "expirations": s.expirations,
                 "links": len(self._links.data)}

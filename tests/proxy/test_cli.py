@@ -24,7 +24,7 @@ def test_cli_version() -> None:
     (("serve", "--upstream", "http://a:1", "--port", "99999"), "port"),
     (("serve", "--upstream", "ftp://a"), "upstream"),
     (("serve",), "--upstream is required"),
-    (("serve", "--upstream", "http://a:1", "--store", "redis"), "store='redis'"),
+    (("serve", "--upstream", "http://a:1", "--redis-url", "http://r:1"), "redis_url"),
     (("serve", "--upstream", "http://a:1", "--preset", "nope"), "unknown preset 'nope'"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], needle: str,

@@ -88,9 +88,9 @@ def test_failopen_slow_store_over_budget(served: tuple[str, ProxyApp]) -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(real, name)
 
-        def get_or_create(self, key: str, now: float) -> Any:
+        def get(self, key: str, now: float) -> Any:
             time.sleep(0.01)  # 10 ms > the 2 ms budget
-            return real.get_or_create(key, now)
+            return real.get(key, now)
 
     engine.store = SlowStore()  # type: ignore[assignment]
     t0 = time.monotonic()

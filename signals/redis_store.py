@@ -1,0 +1,769 @@
+"""``RedisStore``: profiles shared by every proxy process through Redis, off the request path.
+
+Design (write-behind; chosen by measurement, see the README's Redis section):
+
+- Each process keeps the states of its live sessions and profiles locally (a bounded LRU) and
+  serves every request from them. A request costs a Redis round trip only when its key is not
+  local yet (the session or profile began on another process or before a restart): the engine
+  then awaits ``fetch`` once. Most requests cost none.
+- What a request adds marks its key dirty. A flusher task sends, every few milliseconds, one
+  pipelined script call per batch (per Cluster slot) carrying "what this process added since the
+  last sync" for each dirty key, and gets back the shared totals, which replace the local copies
+  (plus what arrived meanwhile). Adds commute, so many processes may add to one profile at once.
+- Identify merges a device's session into the shopper's profile inside the same script, at most
+  once per merge id (so a repeated identify changes nothing), and keeps what it added in the
+  profile's merge journal so it can be undone for ``undo_ttl``.
+- Redis is never waited on for long: short socket deadlines, no retries in the request path, and
+  a circuit breaker; while Redis is away the process serves from local state and keeps the dirty
+  keys (bounded; what does not fit is counted) for when it returns.
+
+Keys (``P`` = prefix, ``id`` = a profile pseudonym, or ``s`` + the session's pseudonym), all of
+one profile in one Cluster slot through the ``{id}`` hash tag:
+
+    P:{id}:h   hash: t (decayed to), st (started), dp/dc (distinct counts), v1..v19 (counters)
+    P:{id}:p   set of product hashes (capped)        P:{id}:c   set of category hashes (capped)
+    P:{id}:m   hash merge id -> what the merge added (profiles only; undo journal)
+    P:{id}:d   set of linked device pseudonyms (profiles only; erasure finds devices here)
+    P:{dev}:l  string: the profile a device is linked to (dev = device pseudonym)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from signals.errors import StoreUnavailable
+from signals.state import (
+    CATEGORY_RING,
+    DEFAULT_CONFIG,
+    PRODUCT_RING,
+    SYNC_FIELDS,
+    SessionState,
+    StateConfig,
+    SyncDelta,
+    add_delta,
+    adopt,
+    shared_state,
+    sync_delta,
+)
+from signals.store import PROFILE_PREFIX
+
+logger = logging.getLogger(__name__)
+
+_NV = len(SYNC_FIELDS)
+
+# Applies deltas (always) and merges (once per merge id) to a batch of keys in one slot; returns
+# each key's total. KEYS: 5 per entry (hash, products, categories, merge journal, devices).
+# ARGV: now, half_life, undo_ttl, product cap, category cap, then per entry: ttl, write flag,
+# delta block, merge count, and per merge: id, device pseudonym, block. A block: 19 values,
+# started, n products, products, n categories, categories.
+APPLY_LUA = """
+local now = tonumber(ARGV[1])
+local hl = tonumber(ARGV[2])
+local undo_ttl = tonumber(ARGV[3])
+local pcap = tonumber(ARGV[4])
+local ccap = tonumber(ARGV[5])
+local NV = __NV__
+local ND = __ND__
+local FIELDS = {'t', 'st', 'dp', 'dc'}
+for i = 1, NV do FIELDS[4 + i] = 'v' .. i end
+local a = 6
+local out = {}
+local function fmt(x) return string.format('%.17g', x) end
+local function read_block()
+  local b = {vals = {}, prods = {}, cats = {}}
+  for i = 1, NV do b.vals[i] = tonumber(ARGV[a + i - 1]) end
+  a = a + NV
+  b.st = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  a = a + 2
+  for j = 1, n do b.prods[j] = ARGV[a + j - 1] end
+  a = a + n
+  n = tonumber(ARGV[a])
+  a = a + 1
+  for j = 1, n do b.cats[j] = ARGV[a + j - 1] end
+  a = a + n
+  return b
+end
+for k = 1, #KEYS, 5 do
+  local h, ps, cs, mj, dv = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local ttl = tonumber(ARGV[a])
+  local write = ARGV[a + 1] == '1'
+  a = a + 2
+  local blocks = {read_block()}
+  local journal = {}
+  local nm = tonumber(ARGV[a])
+  a = a + 1
+  for m = 1, nm do
+    local mid, dev = ARGV[a], ARGV[a + 1]
+    a = a + 2
+    local b = read_block()
+    if redis.call('HEXISTS', mj, mid) == 0 then
+      blocks[#blocks + 1] = b
+      journal[#journal + 1] = {mid, b}
+    end
+    if dev ~= '' then
+      redis.call('SADD', dv, dev)
+      redis.call('EXPIRE', dv, ttl)
+    end
+  end
+  local cur = redis.call('HMGET', h, unpack(FIELDS))
+  local t = tonumber(cur[1]) or now
+  local st = tonumber(cur[2]) or 0
+  local dp = tonumber(cur[3]) or 0
+  local dc = tonumber(cur[4]) or 0
+  local f = 1
+  if now > t then
+    f = 2 ^ (-(now - t) / hl)
+    t = now
+  end
+  local vals = {}
+  for i = 1, NV do
+    local x = tonumber(cur[4 + i]) or 0
+    if i <= ND then x = x * f end
+    vals[i] = x
+  end
+  if write or #journal > 0 then
+    for bi, b in ipairs(blocks) do
+      for i = 1, NV do vals[i] = vals[i] + b.vals[i] end
+      if b.st > 0 and (st == 0 or b.st < st) then st = b.st end
+      local added = {}
+      for _, p in ipairs(b.prods) do
+        if redis.call('SADD', ps, p) == 1 then
+          dp = dp + 1
+          added[#added + 1] = p
+        end
+      end
+      for _, c in ipairs(b.cats) do dc = dc + redis.call('SADD', cs, c) end
+      b.added = added
+    end
+    local hs = {'t', fmt(t), 'st', fmt(st), 'dp', dp, 'dc', dc}
+    for i = 1, NV do
+      if vals[i] < 0 then vals[i] = 0 end
+      hs[#hs + 1] = FIELDS[4 + i]
+      hs[#hs + 1] = fmt(vals[i])
+    end
+    redis.call('HSET', h, unpack(hs))
+    local n = redis.call('SCARD', ps)
+    if n > pcap then redis.call('SPOP', ps, n - pcap) end
+    n = redis.call('SCARD', cs)
+    if n > ccap then redis.call('SPOP', cs, n - ccap) end
+    for _, jm in ipairs(journal) do
+      redis.call('HSET', mj, jm[1], cjson.encode({now, jm[2].vals, jm[2].added}))
+      redis.call('EXPIRE', mj, undo_ttl)
+    end
+  end
+  local exists = redis.call('EXPIRE', h, ttl)
+  redis.call('EXPIRE', ps, ttl)
+  redis.call('EXPIRE', cs, ttl)
+  local row = {exists, fmt(t), fmt(st), tostring(dp), tostring(dc)}
+  for i = 1, NV do row[#row + 1] = fmt(vals[i]) end
+  row[#row + 1] = redis.call('SMEMBERS', ps)
+  row[#row + 1] = redis.call('SMEMBERS', cs)
+  row[#row + 1] = #journal
+  out[#out + 1] = row
+end
+return out
+""".replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
+
+# Takes one merge back out: KEYS hash, products, merge journal; ARGV merge id, now, half-life,
+# undo period. Returns 1 (undone), 0 (no such merge), -1 (older than the undo period).
+UNDO_LUA = """
+local rec = redis.call('HGET', KEYS[3], ARGV[1])
+if not rec then return 0 end
+local now, hl, undo_ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local m = cjson.decode(rec)
+if now - m[1] > undo_ttl then return -1 end
+local NV = __NV__
+local ND = __ND__
+local t = tonumber(redis.call('HGET', KEYS[1], 't'))
+if t then
+  local f = 1
+  if now > t then f = 2 ^ (-(now - t) / hl) else now = t end
+  local g = 2 ^ (-(now - m[1]) / hl)
+  local hs = {'t', string.format('%.17g', now)}
+  for i = 1, NV do
+    local x = tonumber(redis.call('HGET', KEYS[1], 'v' .. i)) or 0
+    local d = m[2][i]
+    if i <= ND then x = x * f - d * g else x = x - d end
+    if x < 0 then x = 0 end
+    hs[#hs + 1] = 'v' .. i
+    hs[#hs + 1] = string.format('%.17g', x)
+  end
+  redis.call('HSET', KEYS[1], unpack(hs))
+  for _, p in ipairs(m[3]) do
+    if redis.call('SREM', KEYS[2], p) == 1 then redis.call('HINCRBY', KEYS[1], 'dp', -1) end
+  end
+end
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+""".replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
+
+
+class Breaker:
+    """Consecutive failures open the circuit for a backoff that doubles up to a ceiling; after
+    the backoff one attempt is let through (half-open), and a success closes it."""
+
+    __slots__ = ("threshold", "base", "ceiling", "failures", "open_until", "backoff", "trips",
+                 "clock")
+
+    def __init__(self, threshold: int = 3, base: float = 0.5, ceiling: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = threshold
+        self.base = base
+        self.ceiling = ceiling
+        self.failures = 0
+        self.open_until = 0.0
+        self.backoff = base
+        self.trips = 0
+        self.clock = clock
+
+    @property
+    def closed(self) -> bool:
+        return self.failures < self.threshold
+
+    def wait_time(self) -> float:
+        """Seconds until an attempt is allowed (0: now)."""
+        if self.failures < self.threshold:
+            return 0.0
+        return max(self.open_until - self.clock(), 0.0)
+
+    def allow(self) -> bool:
+        return self.wait_time() == 0.0
+
+    def success(self) -> None:
+        self.failures = 0
+        self.backoff = self.base
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            if self.failures == self.threshold:
+                self.trips += 1
+            else:
+                self.backoff = min(self.backoff * 2.0, self.ceiling)
+            self.open_until = self.clock() + self.backoff
+
+
+class _Entry:
+    """A local key: its state, the shared total it was last synced to, pending merges."""
+
+    __slots__ = ("key", "state", "base", "merges", "synced_at", "touched")
+
+    def __init__(self, key: str, state: SessionState, base: SessionState | None,
+                 synced_at: float, now: float) -> None:
+        self.key = key
+        self.state = state
+        self.base = base
+        self.merges: list[tuple[str, str, SyncDelta]] = []
+        self.synced_at = synced_at
+        self.touched = now
+
+
+def _block(d: SyncDelta) -> list[Any]:
+    return [*d.values, d.started, len(d.products), *d.products, len(d.categories),
+            *d.categories]
+
+
+class RedisStore:
+    """See the module docstring. ``pseudonym`` turns a session token into its keyed hash
+    (raw cookie values never reach Redis); ``client`` is a ``redis.asyncio`` client or cluster
+    client (``connect`` builds one from a URL)."""
+
+    remote = True
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        pseudonym: Callable[[str], str],
+        prefix: str = "ig",
+        capacity: int = 200_000,
+        session_ttl: float = 1800.0,
+        profile_ttl: float = 30 * 86400.0,
+        undo_ttl: float = 7 * 86400.0,
+        half_life: float = 600.0,
+        dwell_cap: float = 300.0,
+        flush_interval: float = 0.005,
+        refresh_after: float = 10.0,
+        batch: int = 128,
+        backlog: int = 100_000,
+        cluster: bool = False,
+        clock: Callable[[], float] = time.time,
+        breaker: Breaker | None = None,
+    ) -> None:
+        if capacity < 1 or backlog < 1 or batch < 1:
+            raise ValueError("capacity, backlog and batch must be at least 1")
+        self.client = client
+        self.pseudonym = pseudonym
+        self.prefix = prefix
+        self.capacity = capacity
+        self.session_ttl = int(max(session_ttl, 1))
+        self.profile_ttl = int(max(profile_ttl, 1))
+        self.undo_ttl = undo_ttl
+        self.config = StateConfig(half_life=half_life, dwell_cap=dwell_cap)
+        if self.config == DEFAULT_CONFIG:
+            self.config = DEFAULT_CONFIG
+        self.flush_interval = flush_interval
+        self.refresh_after = refresh_after
+        self.batch = batch
+        self.backlog = backlog
+        self.cluster = cluster
+        self.clock = clock
+        self.breaker = breaker or Breaker()
+        self._local: OrderedDict[str, _Entry] = OrderedDict()
+        self._dirty: dict[str, _Entry] = {}
+        self._links: list[tuple[str, str, str | None]] = []  # (device pseud, profile, op)
+        self._inflight: dict[str, asyncio.Future[None]] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._apply_sha = ""
+        self._undo_sha = ""
+        self._closing = False
+        self.stats_: dict[str, int] = dict.fromkeys(
+            ("fetches", "fetch_hits", "fetch_skipped", "fetch_errors", "flushes", "flushed_keys",
+             "flush_errors", "backlog_overflow", "unsynced_evicted", "evictions", "expirations",
+             "merges", "merges_repeated"), 0)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, url: str, *, timeout: float = 0.05, **kwargs: Any) -> RedisStore:
+        """A store on ``url`` (``redis://``, ``rediss://``, ``unix://``; ``redis+cluster://`` for a
+        Cluster) with short deadlines and no client-side retries: the breaker decides."""
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        common: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        if url.startswith("redis+cluster://"):
+            from redis.asyncio.cluster import RedisCluster
+
+            client: Any = RedisCluster.from_url(
+                "redis://" + url[len("redis+cluster://"):], retry=Retry(NoBackoff(), 0),
+                **common)
+            return cls(client, cluster=True, **kwargs)
+        client = Redis.from_url(url, retry=Retry(NoBackoff(), 0), health_check_interval=0,
+                                **common)
+        return cls(client, **kwargs)
+
+    async def startup(self) -> None:
+        """Load the scripts and start the flusher. Redis being down is not fatal: the proxy
+        serves from local state and the breaker retries later."""
+        self._wake = asyncio.Event()
+        try:
+            await self._load_scripts()
+            self.breaker.success()
+        except StoreUnavailable as exc:
+            self.breaker.failure()
+            logger.warning("redis unavailable at startup, serving from local state: %s", exc)
+        self._task = asyncio.get_running_loop().create_task(self._flusher())
+
+    async def aclose(self, deadline: float = 2.0) -> None:
+        """Flush what is pending (within ``deadline`` seconds), stop the flusher, close."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        end = time.monotonic() + deadline
+        while (self._dirty or self._links) and time.monotonic() < end:
+            if not await self._flush_batch():
+                break
+        if self._dirty:
+            logger.warning("closing with %d profiles not synced to redis", len(self._dirty))
+        try:
+            await self.client.aclose()
+        except Exception:  # closing a broken connection: nothing left to do
+            pass
+
+    async def _load_scripts(self) -> None:
+        try:
+            if self.cluster:
+                await self.client.initialize()
+            self._apply_sha = await self.client.script_load(APPLY_LUA)
+            self._undo_sha = await self.client.script_load(UNDO_LUA)
+        except Exception as exc:
+            raise StoreUnavailable(f"redis: {exc!r}") from exc
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _rid(self, key: str) -> tuple[str, int]:
+        """The Redis id (hash tag) and TTL of a local key."""
+        if key.startswith(PROFILE_PREFIX):
+            return key[len(PROFILE_PREFIX):], self.profile_ttl
+        return "s" + self.pseudonym("s:" + key), self.session_ttl
+
+    def _keys(self, rid: str) -> list[str]:
+        p = f"{self.prefix}:{{{rid}}}:"
+        return [p + "h", p + "p", p + "c", p + "m", p + "d"]
+
+    def link_key(self, device: str) -> str:
+        return f"{self.prefix}:{{{self.pseudonym('d:' + device)}}}:l"
+
+    # -- the request path (no await) ----------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._local)
+
+    def get(self, key: str, now: float) -> SessionState | None:
+        entry = self._local.get(key)
+        if entry is None:
+            return None
+        if now - entry.touched > (self.profile_ttl if key.startswith(PROFILE_PREFIX)
+                                  else self.session_ttl):
+            self._drop(key, entry)
+            self.stats_["expirations"] += 1
+            return None
+        entry.touched = now
+        self._local.move_to_end(key)
+        if now - entry.synced_at > self.refresh_after and key not in self._dirty:
+            self._mark(entry)  # a zero delta: the next flush brings the shared total back
+        return entry.state
+
+    def create(self, key: str, now: float) -> SessionState:
+        entry = _Entry(key, SessionState(self.config), None, 0.0, now)
+        self._put(entry)
+        return entry.state
+
+    def get_or_create(self, key: str, now: float) -> tuple[SessionState, bool]:
+        state = self.get(key, now)
+        if state is not None:
+            return state, False
+        return self.create(key, now), True
+
+    def changed(self, key: str) -> None:
+        entry = self._local.get(key)
+        if entry is not None and key not in self._dirty:
+            self._mark(entry)
+
+    def delete(self, key: str) -> bool:
+        entry = self._local.pop(key, None)
+        self._dirty.pop(key, None)
+        return entry is not None
+
+    def _put(self, entry: _Entry) -> None:
+        local = self._local
+        local[entry.key] = entry
+        while len(local) > self.capacity:
+            key, old = local.popitem(last=False)
+            self.stats_["evictions"] += 1
+            if key not in self._dirty and old.state.v != (old.base.v if old.base else None):
+                self.stats_["unsynced_evicted"] += 1
+
+    def _drop(self, key: str, entry: _Entry) -> None:
+        del self._local[key]
+
+    def _mark(self, entry: _Entry) -> None:
+        dirty = self._dirty
+        if len(dirty) >= self.backlog:
+            # Not queued: the changes stay in the local state (the next change queues it
+            # again); counted, and lost only if the entry is evicted before that.
+            self.stats_["backlog_overflow"] += 1
+            return
+        dirty[entry.key] = entry
+        if len(dirty) == 1 and self._wake is not None:
+            self._wake.set()
+
+    # -- identify -----------------------------------------------------------------------------
+
+    def merge(
+        self,
+        profile_key: str,
+        merge_id: str,
+        contribution: SessionState | None,
+        device: str,
+        now: float,
+    ) -> bool:
+        """Queue the device's session for merging into the profile (at most once per
+        ``merge_id``, decided atomically in Redis) and link the device. The local profile shows
+        the merge at once; the flush (started right away) brings the shared total."""
+        delta = (sync_delta(contribution, None, now) if contribution is not None
+                 else SyncDelta([0.0] * _NV, 0.0, [], [], now))
+        entry = self._local.get(profile_key)
+        if entry is None:
+            state = SessionState(self.config)
+            entry = _Entry(profile_key, state, None, 0.0, now)
+            self._put(entry)
+        if any(m[0] == merge_id for m in entry.merges):
+            self.stats_["merges_repeated"] += 1
+            return False
+        # Shown locally now; kept out of the pending delta (it travels as the merge, once).
+        add_delta(entry.state, delta, now)
+        if entry.base is None:
+            entry.base = entry.state.copy()
+        else:
+            add_delta(entry.base, delta, now)
+        dev = self.pseudonym("d:" + device)
+        entry.merges.append((merge_id, dev, delta))
+        self._links.append((self.link_key(device), profile_key[len(PROFILE_PREFIX):], "set"))
+        self.stats_["merges"] += 1
+        if profile_key not in self._dirty:
+            self._mark(entry)
+        if self._wake is not None:
+            self._wake.set()
+        return True
+
+    def unlink(self, device: str) -> bool:
+        self._links.append((self.link_key(device), "", None))
+        if self._wake is not None:
+            self._wake.set()
+        return True
+
+    # -- fetch: the one round trip a request may wait for --------------------------------------
+
+    async def fetch(self, key: str) -> None:
+        """Bring ``key``'s shared state into the local cache if Redis has it. Never raises:
+        with Redis away (breaker open, timeout) the caller starts from a fresh local state,
+        and the flush later adds it to what Redis holds."""
+        if key in self._local:
+            return
+        pending = self._inflight.get(key)
+        if pending is not None:
+            await asyncio.shield(pending)
+            return
+        if not self.breaker.allow():
+            self.stats_["fetch_skipped"] += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        self.stats_["fetches"] += 1
+        try:
+            now = self.clock()
+            rid, ttl = self._rid(key)
+            zero = SyncDelta([0.0] * _NV, 0.0, [], [], now)
+            args = [ttl, 0, *_block(zero), 0]
+            rows = await self._apply([(self._keys(rid), args)], now)
+            self.breaker.success()
+            row = rows[0]
+            if isinstance(row, Exception):
+                raise StoreUnavailable(repr(row))
+            if key not in self._local and row[0]:
+                shared = self._shared(row)
+                entry = _Entry(key, shared.copy(), shared, now, now)
+                self._put(entry)
+                self.stats_["fetch_hits"] += 1
+        except Exception as exc:
+            self.stats_["fetch_errors"] += 1
+            self.breaker.failure()
+            logger.debug("redis fetch failed: %r", exc)
+        finally:
+            del self._inflight[key]
+            fut.set_result(None)
+
+    def _shared(self, row: list[Any]) -> SessionState:
+        values = [float(x) for x in row[5:5 + _NV]]
+        products = [int(x) for x in row[5 + _NV]]
+        categories = [int(x) for x in row[6 + _NV]]
+        return shared_state(float(row[1]), float(row[2]), float(row[3]), float(row[4]), values,
+                            products[:PRODUCT_RING], categories[:CATEGORY_RING], self.config)
+
+    # -- the flusher --------------------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        assert self._wake is not None
+        while not self._closing:
+            if not self._dirty and not self._links:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await asyncio.sleep(self.flush_interval)  # let a burst of changes coalesce
+            wait = self.breaker.wait_time()
+            if wait > 0.0:
+                await asyncio.sleep(wait)
+                continue
+            try:
+                await self._flush_batch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let the flusher die
+                logger.warning("redis flush failed unexpectedly: %r", exc)
+
+    async def flush(self) -> None:
+        """Flush everything pending now (tests, shutdown)."""
+        while self._dirty or self._links:
+            if not await self._flush_batch():
+                raise StoreUnavailable("redis unavailable: changes kept for later")
+
+    async def _flush_batch(self) -> bool:
+        """Send one batch; False when Redis failed (the batch is kept)."""
+        dirty = self._dirty
+        entries: list[_Entry] = []
+        for key in list(dirty)[: self.batch]:
+            entries.append(dirty.pop(key))
+        links, self._links = self._links[: self.batch], self._links[self.batch:]
+        now = self.clock()
+        calls: list[tuple[list[str], list[Any]]] = []
+        sent: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
+        for entry in entries:
+            snap = entry.state.copy()
+            delta = sync_delta(snap, entry.base, now)
+            merges, entry.merges = entry.merges, []
+            write = 0 if delta.is_empty() else 1
+            args: list[Any] = [self._rid(entry.key)[1], write, *_block(delta), len(merges)]
+            for mid, dev, md in merges:
+                args += [mid, dev, *_block(md)]
+            calls.append((self._keys(self._rid(entry.key)[0]), args))
+            sent.append((entry, snap, merges))
+        self.stats_["flushes"] += 1
+        try:
+            rows = await self._apply(calls, now, links)
+        except Exception as exc:
+            self._requeue(sent, links)
+            self.stats_["flush_errors"] += 1
+            self.breaker.failure()
+            logger.debug("redis flush failed: %r", exc)
+            return False
+        self.breaker.success()
+        failed: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
+        after = self.clock()
+        for (entry, snap, merges), row in zip(sent, rows, strict=True):
+            if isinstance(row, Exception):
+                failed.append((entry, snap, merges))
+                continue
+            shared = self._shared(row)
+            extra = sync_delta(entry.state, snap, after)
+            entry.base = shared.copy()
+            adopt(entry.state, shared, None if extra.is_empty() else extra, after)
+            entry.synced_at = after
+            self.stats_["flushed_keys"] += 1
+        if failed:
+            self._requeue(failed, [])
+            return False
+        return True
+
+    def _requeue(self, sent: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]],
+                 links: list[tuple[str, str, str | None]]) -> None:
+        """Put a failed batch back in front of the queue (its changes are still local)."""
+        back: dict[str, _Entry] = {}
+        for entry, _snap, merges in sent:
+            entry.merges = merges + entry.merges
+            back[entry.key] = entry
+        for key, entry in self._dirty.items():
+            if key not in back:
+                back[key] = entry
+        overflow = len(back) - self.backlog
+        if overflow > 0:
+            self.stats_["backlog_overflow"] += overflow
+            back = dict(list(back.items())[: self.backlog])
+        self._dirty = back
+        self._links = links + self._links
+
+    def _groups(self, calls: list[tuple[list[str], list[Any]]]) -> list[list[int]]:
+        """Indices of ``calls`` that go into one script call: one Cluster slot each, or
+        batches of ``batch`` on a single server."""
+        if not self.cluster:
+            return [list(range(i, min(i + self.batch, len(calls))))
+                    for i in range(0, len(calls), self.batch)]
+        from redis.crc import key_slot
+
+        groups: dict[int, list[int]] = {}
+        for i, (keys, _) in enumerate(calls):
+            groups.setdefault(key_slot(keys[0].encode()), []).append(i)
+        return list(groups.values())
+
+    async def _run(self, groups: list[list[int]], calls: list[tuple[list[str], list[Any]]],
+                   now: float, links: list[tuple[str, str, str | None]] | None) -> list[Any]:
+        head = [now, self.config.half_life, self.undo_ttl, PRODUCT_RING, CATEGORY_RING]
+        pipe = self.client.pipeline(transaction=False)
+        for idx in groups:
+            keys = [k for i in idx for k in calls[i][0]]
+            argv = [x for i in idx for x in calls[i][1]]
+            pipe.evalsha(self._apply_sha, len(keys), *keys, *head, *argv)
+        for key, profile, op in links or ():
+            if op == "set":
+                pipe.set(key, profile, ex=self.profile_ttl)
+            else:
+                pipe.delete(key)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            raise StoreUnavailable(f"redis: {exc!r}") from exc
+        for r in results[len(groups):]:
+            if isinstance(r, Exception):
+                raise StoreUnavailable(f"redis link write: {r!r}")
+        return list(results[: len(groups)])
+
+    async def _apply(self, calls: list[tuple[list[str], list[Any]]], now: float,
+                     links: list[tuple[str, str, str | None]] | None = None) -> list[Any]:
+        """Run the apply script for ``calls`` plus the link writes in one pipeline; one row per
+        call (or its group's exception). A group the server answered NOSCRIPT did not run: the
+        scripts are loaded again and only those groups re-sent. Nothing else is retried."""
+        groups = self._groups(calls)
+        results = await self._run(groups, calls, now, links)
+        todo = [j for j, r in enumerate(results) if _noscript(r)]
+        if todo:
+            await self._load_scripts()
+            again = await self._run([groups[j] for j in todo], calls, now, None)
+            for j, r in zip(todo, again, strict=True):
+                results[j] = r
+        rows: list[Any] = [None] * len(calls)
+        for idx, r in zip(groups, results, strict=True):
+            for j, i in enumerate(idx):
+                rows[i] = r if isinstance(r, Exception) else r[j]
+        return rows
+
+    # -- admin: erasure and undo --------------------------------------------------------------
+
+    async def erase_profile(self, profile: str) -> int:
+        """Delete a profile's keys and its devices' links; returns the number of keys removed."""
+        self.delete(PROFILE_PREFIX + profile)
+        keys = self._keys(profile)
+        try:
+            devices = await self.client.smembers(keys[4])
+            links = [f"{self.prefix}:{{{d.decode() if isinstance(d, bytes) else d}}}:l"
+                     for d in devices]
+            removed = 0
+            for k in keys + links:  # one slot per call: works on a Cluster too
+                removed += int(await self.client.delete(k))
+            return removed
+        except Exception as exc:
+            raise StoreUnavailable(f"redis: {exc!r}") from exc
+
+    async def merges_of(self, profile: str, now: float) -> list[dict[str, object]]:
+        try:
+            raw = await self.client.hgetall(self._keys(profile)[3])
+        except Exception as exc:
+            raise StoreUnavailable(f"redis: {exc!r}") from exc
+        out = []
+        for mid, rec in raw.items():
+            at, values, _ = orjson.loads(rec)
+            if now - at <= self.undo_ttl:
+                out.append({"id": mid.decode() if isinstance(mid, bytes) else mid, "at": at,
+                            "events": int(values[_NV - 3])})
+        return sorted(out, key=lambda m: float(str(m["at"])))
+
+    async def undo_merge(self, profile: str, merge_id: str, now: float) -> int:
+        """1 undone, 0 no such merge, -1 older than the undo period. The local copy is dropped
+        so the next request reads the corrected profile."""
+        keys = self._keys(profile)
+        try:
+            result = int(await self.client.evalsha(
+                self._undo_sha, 3, keys[0], keys[1], keys[3], merge_id, now,
+                self.config.half_life, self.undo_ttl))
+        except Exception as exc:
+            raise StoreUnavailable(f"redis: {exc!r}") from exc
+        if result == 1:
+            self.delete(PROFILE_PREFIX + profile)
+        return result
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        out = dict(self.stats_)
+        out.update(size=len(self._local), capacity=self.capacity, backlog=len(self._dirty),
+                   pending_links=len(self._links), up=int(self.breaker.closed),
+                   breaker_trips=self.breaker.trips)
+        return out
+
+
+def _noscript(result: object) -> bool:
+    return isinstance(result, Exception) and "NOSCRIPT" in str(result)
