@@ -156,7 +156,7 @@ for k = 1, #KEYS, 5 do
     if n > ccap then redis.call('SPOP', cs, n - ccap) end
     for _, jm in ipairs(journal) do
       redis.call('HSET', mj, jm[1], cjson.encode({now, jm[2].vals, jm[2].added}))
-      redis.call('EXPIRE', mj, undo_ttl)
+      redis.call('EXPIRE', mj, math.ceil(undo_ttl))
     end
   end
   local exists = redis.call('EXPIRE', h, ttl)
@@ -213,7 +213,7 @@ class Breaker:
     __slots__ = ("threshold", "base", "ceiling", "failures", "open_until", "backoff", "trips",
                  "clock")
 
-    def __init__(self, threshold: int = 3, base: float = 0.5, ceiling: float = 30.0,
+    def __init__(self, threshold: int = 3, base: float = 0.5, ceiling: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.threshold = threshold
         self.base = base
@@ -254,7 +254,7 @@ class Breaker:
 class _Entry:
     """A local key: its state, the shared total it was last synced to, pending merges."""
 
-    __slots__ = ("key", "state", "base", "merges", "synced_at", "touched")
+    __slots__ = ("key", "state", "base", "merges", "synced_at", "touched", "ready")
 
     def __init__(self, key: str, state: SessionState, base: SessionState | None,
                  synced_at: float, now: float) -> None:
@@ -264,6 +264,10 @@ class _Entry:
         self.merges: list[tuple[str, str, SyncDelta]] = []
         self.synced_at = synced_at
         self.touched = now
+        # Set while a profile exists here only through a merge that has not come back from
+        # Redis: requests wait for it (bounded), so the first one after a cross-device
+        # identify is already classified from the whole profile.
+        self.ready: asyncio.Future[None] | None = None
 
 
 def _block(d: SyncDelta) -> list[Any]:
@@ -317,6 +321,7 @@ class RedisStore:
         self.cluster = cluster
         self.clock = clock
         self.breaker = breaker or Breaker()
+        self.wait_ready = 0.25  # longest a request waits for a merge to come back
         self._local: OrderedDict[str, _Entry] = OrderedDict()
         self._dirty: dict[str, _Entry] = {}
         self._links: list[tuple[str, str, str | None]] = []  # (device pseud, profile, op)
@@ -416,7 +421,7 @@ class RedisStore:
 
     def get(self, key: str, now: float) -> SessionState | None:
         entry = self._local.get(key)
-        if entry is None:
+        if entry is None or entry.ready is not None:
             return None
         if now - entry.touched > (self.profile_ttl if key.startswith(PROFILE_PREFIX)
                                   else self.session_ttl):
@@ -492,6 +497,10 @@ class RedisStore:
         if entry is None:
             state = SessionState(self.config)
             entry = _Entry(profile_key, state, None, 0.0, now)
+            try:
+                entry.ready = asyncio.get_running_loop().create_future()
+            except RuntimeError:  # no loop (unit tests driving the store synchronously)
+                entry.ready = None
             self._put(entry)
         if any(m[0] == merge_id for m in entry.merges):
             self.stats_["merges_repeated"] += 1
@@ -499,9 +508,8 @@ class RedisStore:
         # Shown locally now; kept out of the pending delta (it travels as the merge, once).
         add_delta(entry.state, delta, now)
         if entry.base is None:
-            entry.base = entry.state.copy()
-        else:
-            add_delta(entry.base, delta, now)
+            entry.base = SessionState(self.config)
+        add_delta(entry.base, delta, now)
         dev = self.pseudonym("d:" + device)
         entry.merges.append((merge_id, dev, delta))
         self._links.append((self.link_key(device), profile_key[len(PROFILE_PREFIX):], "set"))
@@ -524,7 +532,14 @@ class RedisStore:
         """Bring ``key``'s shared state into the local cache if Redis has it. Never raises:
         with Redis away (breaker open, timeout) the caller starts from a fresh local state,
         and the flush later adds it to what Redis holds."""
-        if key in self._local:
+        entry = self._local.get(key)
+        if entry is not None:
+            if entry.ready is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(entry.ready), self.wait_ready)
+                except (TimeoutError, Exception):
+                    self.stats_["fetch_errors"] += 1
+                entry.ready = None  # classify from what is here
             return
         pending = self._inflight.get(key)
         if pending is not None:
@@ -620,12 +635,13 @@ class RedisStore:
             self._requeue(sent, links)
             self.stats_["flush_errors"] += 1
             self.breaker.failure()
-            logger.debug("redis flush failed: %r", exc)
+            logger.warning("redis flush failed: %r", exc)
             return False
         self.breaker.success()
         failed: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
         after = self.clock()
         for (entry, snap, merges), row in zip(sent, rows, strict=True):
+            _release(entry)
             if isinstance(row, Exception):
                 failed.append((entry, snap, merges))
                 continue
@@ -645,6 +661,7 @@ class RedisStore:
         """Put a failed batch back in front of the queue (its changes are still local)."""
         back: dict[str, _Entry] = {}
         for entry, _snap, merges in sent:
+            _release(entry)
             entry.merges = merges + entry.merges
             back[entry.key] = entry
         for key, entry in self._dirty.items():
@@ -677,7 +694,9 @@ class RedisStore:
         for idx in groups:
             keys = [k for i in idx for k in calls[i][0]]
             argv = [x for i in idx for x in calls[i][1]]
-            pipe.evalsha(self._apply_sha, len(keys), *keys, *head, *argv)
+            # execute_command: redis-py's cluster pipeline refuses the evalsha() helper, but
+            # routes the raw command by its first key (all keys of a call share one slot).
+            pipe.execute_command("EVALSHA", self._apply_sha, len(keys), *keys, *head, *argv)
         for key, profile, op in links or ():
             if op == "set":
                 pipe.set(key, profile, ex=self.profile_ttl)
@@ -765,5 +784,16 @@ class RedisStore:
         return out
 
 
+def _release(entry: _Entry) -> None:
+    """Let requests waiting on ``entry`` proceed (its sync came back, or failed)."""
+    ready = entry.ready
+    if ready is not None:
+        entry.ready = None
+        if not ready.done():
+            ready.set_result(None)
+
+
 def _noscript(result: object) -> bool:
-    return isinstance(result, Exception) and "NOSCRIPT" in str(result)
+    from redis.exceptions import NoScriptError
+
+    return isinstance(result, NoScriptError)
