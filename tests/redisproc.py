@@ -206,9 +206,13 @@ def proxy_process(upstream: str, workdir: Path, **settings: Any) -> Iterator[Pro
         p.stop()
 
 
+ADMIN_TOKEN = "redis-e2e-admin-token"
+
+
 def metric(proxy_url: str, name: str) -> float | None:
     """One sample of the proxy's Prometheus text (``name`` with its labels), or None."""
-    text = httpx.get(proxy_url + "/_intentgate/metrics", timeout=5).text
+    text = httpx.get(proxy_url + "/_intentgate/metrics", timeout=5,
+                     headers={"authorization": f"Bearer {ADMIN_TOKEN}"}).text
     for line in text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[-1])

@@ -1,0 +1,237 @@
+"""Cross-device profiles through Redis, end to end: real proxy processes (``intentgate serve``),
+the test origin, and real Redis (the shared server with a unique prefix, or a private server or
+Cluster that a test stops and starts)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.redisproc import (
+    ADMIN_TOKEN,
+    BROWSER,
+    SHARED_URL,
+    ProxyProcess,
+    delete_prefix,
+    metric,
+    proxy_process,
+    redis_cluster,
+    redis_server,
+    shared_redis,
+)
+
+pytestmark = pytest.mark.redis
+
+TOKEN = ADMIN_TOKEN
+COMPARES = [f"/pages/compare?products=p{i},p{i + 1}" for i in range(6)]
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    client = shared_redis()
+    name = f"igtest{uuid.uuid4().hex[:10]}"
+    yield name
+    delete_prefix(client, name)
+    client.close()
+
+
+def _settings(url: str, prefix: str, **more: object) -> dict[str, object]:
+    return {"store": "redis", "redis_url": url, "redis_prefix": prefix, "admin_token": TOKEN,
+            **more}
+
+
+def _wait_synced(proxy: ProxyProcess, timeout: float = 10.0) -> None:
+    """Until the proxy's write-behind backlog is empty and Redis is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        backlog = metric(proxy.url, 'intentgate_redis{stat="backlog"}')
+        up = metric(proxy.url, 'intentgate_redis{stat="up"}')
+        if backlog == 0 and up == 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the proxy did not sync to Redis in time")
+
+
+def _two_devices(p1: ProxyProcess, p2: ProxyProcess, user: str) -> None:
+    """Device A compares on p1 and logs in; device B logs in on p2 and is classified from the
+    merged profile at its next request."""
+    with httpx.Client(base_url=p1.url, headers=BROWSER) as a:
+        for path in COMPARES:
+            ra = a.get(path)
+            assert ra.status_code == 200
+        assert ra.headers["x-intent-class"] == "comparison-shopper"
+        r = a.get(f"/identify?user={user}")
+        assert r.status_code == 200 and "x-intent-identify" not in r.headers
+        assert "ig_pid" in a.cookies
+        ra = a.get("/products/p1")
+        profile = ra.headers["x-intent-profile"]
+        assert ra.headers["x-intent-class"] == "comparison-shopper"
+        assert user not in str(ra.headers)  # only the keyed hash travels
+    _wait_synced(p1)
+    with httpx.Client(base_url=p2.url, headers=BROWSER) as b:
+        first = b.get("/products/b1")
+        assert first.headers["x-intent-profile"] != profile
+        assert first.headers["x-intent-class"] == "undetermined"
+        b.get(f"/identify?user={user}")
+        rb = b.get("/products/b2")
+        assert rb.status_code == 200
+        assert rb.headers["x-intent-profile"] == profile
+        assert rb.headers["x-intent-class"] == "comparison-shopper"
+        assert "comparisons=" in rb.headers["x-intent-signals"]
+        # The origin behind p2 saw the same headers (they are request headers first).
+        echo = b.get("/echo").json()
+        sent = dict((k, v) for k, v in echo["headers"] if k.startswith("x-intent-"))
+        assert sent["x-intent-profile"] == profile
+        assert sent["x-intent-class"] == "comparison-shopper"
+
+
+def test_a_second_device_on_another_process_gets_the_class_the_first_earned(
+    origin: str, tmp_path: Path, prefix: str,
+) -> None:
+    s = _settings(SHARED_URL, prefix)
+    with proxy_process(origin, tmp_path, **s) as p1, proxy_process(origin, tmp_path, **s) as p2:
+        _two_devices(p1, p2, "shopper-42")
+        # Nothing raw in Redis: no user id, no cookie value, no IP.
+        client = shared_redis()
+        keys = [k.decode() for k in client.scan_iter(match=f"{prefix}:*")]
+        assert keys and not any("shopper-42" in k or "127.0.0.1" in k for k in keys)
+        for k in keys:
+            kind = client.type(k).decode()
+            dump = str(client.hgetall(k) if kind == "hash" else client.smembers(k)
+                       if kind == "set" else client.get(k) if kind == "string" else "")
+            assert "shopper-42" not in dump and "127.0.0.1" not in dump
+        client.close()
+
+
+def test_identify_is_idempotent_and_a_merge_can_be_undone(
+    origin: str, tmp_path: Path, prefix: str,
+) -> None:
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    with proxy_process(origin, tmp_path, **_settings(SHARED_URL, prefix)) as p:
+        with httpx.Client(base_url=p.url, headers=BROWSER) as a:
+            for path in COMPARES[:4]:
+                a.get(path)
+            a.get("/identify?user=bob")
+            _wait_synced(p)
+            merges_url = f"{p.url}/_intentgate/api/profiles/bob/merges"
+            merges = httpx.get(merges_url, headers=auth).json()["merges"]
+            assert len(merges) == 1 and merges[0]["events"] == 5  # 4 compares + the login page
+            client = shared_redis()
+            pid = httpx.get(merges_url, headers=auth).json()["profile"]
+            compares_before = float(client.hget(f"{prefix}:{{{pid}}}:h", "v4") or 0)
+            assert compares_before > 3.9
+            a.get("/identify?user=bob")  # the origin says it again: nothing changes
+            a.cookies.delete("ig_pid")  # even when the device lost its profile cookie
+            a.get("/identify?user=bob")
+            _wait_synced(p)
+            assert len(httpx.get(merges_url, headers=auth).json()["merges"]) == 1
+            assert float(client.hget(f"{prefix}:{{{pid}}}:h", "v4")) <= compares_before
+            undo = httpx.post(f"{merges_url}/{merges[0]['id']}/undo", headers=auth)
+            assert undo.status_code == 200
+            assert httpx.post(f"{merges_url}/{merges[0]['id']}/undo",
+                              headers=auth).status_code == 404
+            assert float(client.hget(f"{prefix}:{{{pid}}}:h", "v4")) < 0.01
+            assert httpx.get(merges_url, headers=auth).json()["merges"] == []
+            bad = httpx.post(f"{merges_url}/not-an-id/undo", headers=auth)
+            assert bad.status_code == 400 and "merge id" in bad.json()["error"]
+            client.close()
+
+
+def test_a_client_sent_identify_header_is_ignored(
+    origin: str, tmp_path: Path, prefix: str,
+) -> None:
+    with proxy_process(origin, tmp_path, **_settings(SHARED_URL, prefix)) as p:
+        with httpx.Client(base_url=p.url, headers=BROWSER) as c:
+            r = c.get("/echo", headers={"X-Intent-Identify": "victim"})
+            assert "ig_pid" not in c.cookies
+            assert not [k for k, _ in r.json()["headers"] if k == "x-intent-identify"]
+        _wait_synced(p)
+        merges = httpx.get(f"{p.url}/_intentgate/api/profiles/victim/merges",
+                           headers={"authorization": f"Bearer {TOKEN}"}).json()
+        assert merges["merges"] == []
+        client = shared_redis()
+        assert not client.exists(f"{prefix}:{{{merges['profile']}}}:h")
+        client.close()
+
+
+def test_redis_stopped_mid_traffic_then_restarted(origin: str, tmp_path: Path) -> None:
+    with redis_server(tmp_path / "redis") as server:
+        s = _settings(server.url, "igfault", redis_timeout_ms=20)
+        with proxy_process(origin, tmp_path, **s) as p, \
+                httpx.Client(base_url=p.url, headers=BROWSER, timeout=5) as c:
+            for path in COMPARES[:3]:
+                assert c.get(path).status_code == 200
+            _wait_synced(p)
+            server.stop()
+            t0 = time.monotonic()
+            during = [c.get(path) for path in COMPARES[3:] + ["/products/p9"] * 4]
+            elapsed = time.monotonic() - t0
+            assert all(r.status_code == 200 for r in during)
+            assert all("x-intent-class" in r.headers for r in during)  # from local state
+            assert during[-1].headers["x-intent-class"] == "comparison-shopper"
+            assert elapsed < 5.0  # 10 requests: Redis's absence never made one wait long
+            assert metric(p.url, 'intentgate_redis{stat="up"}') == 0
+            assert (metric(p.url, 'intentgate_redis{stat="backlog"}') or 0) >= 1
+            server.start()  # empty: a Redis without persistence lost what it held
+            _wait_synced(p, timeout=20)
+            client = server.client()
+            keys = [k for k in client.scan_iter(match="igfault:*:h")]
+            assert len(keys) == 1
+            events = float(client.hget(keys[0], "v17"))
+            assert events == 7.0  # exactly the seven requests made while it was away
+            assert (metric(p.url, 'intentgate_redis{stat="breaker_trips"}') or 0) >= 1
+            client.close()
+
+
+def test_a_killed_process_loses_no_synced_profile(
+    origin: str, tmp_path: Path, prefix: str,
+) -> None:
+    s = _settings(SHARED_URL, prefix)
+    p1 = ProxyProcess(origin, tmp_path, **s)
+    try:
+        with httpx.Client(base_url=p1.url, headers=BROWSER) as a:
+            for path in COMPARES:
+                a.get(path)
+            cookies = dict(a.cookies)
+        _wait_synced(p1)
+    finally:
+        p1.kill()  # SIGKILL: no shutdown flush
+    with proxy_process(origin, tmp_path, **s) as p2, \
+            httpx.Client(base_url=p2.url, headers=BROWSER, cookies=cookies) as a2:
+        r = a2.get("/products/p2")
+        assert r.headers["x-intent-class"] == "comparison-shopper"
+        assert metric(p2.url, "intentgate_store_fetches_total") == 1
+
+
+def test_many_workers_share_one_profile_per_shopper(
+    origin: str, tmp_path: Path, prefix: str,
+) -> None:
+    with proxy_process(origin, tmp_path, **_settings(SHARED_URL, prefix, workers=2)) as p:
+        cookies: dict[str, str] = {}
+        classes = []
+        for path in COMPARES + ["/products/p1"] * 2:
+            # A new connection each time: the kernel spreads them over the two workers.
+            with httpx.Client(base_url=p.url, headers=BROWSER, cookies=cookies) as c:
+                r = c.get(path)
+                cookies.update({k.name: k.value or "" for k in c.cookies.jar})
+                classes.append(r.headers["x-intent-class"])
+            time.sleep(0.05)  # > the write-behind interval
+        assert classes[-1] == "comparison-shopper"
+        client = shared_redis()
+        keys = [k for k in client.scan_iter(match=f"{prefix}:*:h")]
+        assert len(keys) == 1 and float(client.hget(keys[0], "v17")) == 8.0
+        client.close()
+
+
+def test_cross_device_profiles_on_a_redis_cluster(origin: str, tmp_path: Path) -> None:
+    with redis_cluster(tmp_path / "cluster") as nodes:
+        url = f"redis+cluster://127.0.0.1:{nodes[0].port}"
+        s = _settings(url, "igcluster")
+        with proxy_process(origin, tmp_path, **s) as p1, proxy_process(origin, tmp_path, **s) as p2:
+            _two_devices(p1, p2, "cluster-shopper")
+        assert sum(n.client().dbsize() for n in nodes) >= 3
