@@ -139,6 +139,14 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
     except Exception as exc:
         _skip(out, tuple(s for s in steps if s not in out), exc)
 
+    redis_steps = ("step, redis store, state local", "step, redis store, first contact")
+    try:
+        if not cookies:
+            raise RuntimeError("needs signals.identity")
+        out.update(_redis_steps(cookies, min(n, 20_000)))
+    except Exception as exc:
+        _skip(out, tuple(s for s in redis_steps if s not in out), exc)
+
     try:
         from signals.store import MemoryStore
 
@@ -148,6 +156,82 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
     except Exception as exc:
         _skip(out, ("memory store",), exc)
     return out
+
+
+def _redis_steps(cookies: list[bytes], n: int, url: str = "redis://127.0.0.1:6379/15",
+                 flush_ms: float = 5.0) -> dict[str, dict[str, Any]]:
+    """The classification step with the Redis store on loopback, timed per request including
+    the awaited fetch when the state is not local (the flusher runs between requests, as in
+    the proxy). ``first contact``: sessions another process wrote to Redis, seen here for the
+    first time (one round trip each); ``state local``: the same sessions afterwards."""
+    import asyncio
+    import os
+
+    from proxy.app import build_runtime
+    from proxy.engine import Fetch
+
+    prefix = f"igmicro{os.getpid()}"
+
+    async def run() -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        with tempfile.TemporaryDirectory(prefix="intentgate-micro-") as data_dir:
+            settings = {"secret": "b" * 32, "bot_max_rate": 1e12, "data_dir": data_dir,
+                        "store": "redis", "redis_url": url, "redis_prefix": prefix,
+                        "audit": False, "redis_flush_ms": flush_ms}
+            writer, reader = build_runtime(settings), build_runtime(settings)
+            for rt in (writer, reader):
+                rt.registry.startup()
+                await rt.engine.store.startup()  # type: ignore[attr-defined]
+            try:
+                for i, c in enumerate(cookies):  # the sessions exist in Redis, not in reader
+                    writer.engine.classify("GET", PATHS[i % 7][0], PATHS[i % 7][1], [c],
+                                           BROWSER_UA, True, True, False)
+                await writer.engine.store.flush()  # type: ignore[attr-defined]
+                engine = reader.engine
+                engine.observer = None  # as "whole classification step": no governance
+
+                async def timed(count: int) -> tuple[list[float], int]:
+                    samples: list[float] = []
+                    trips = 0
+                    for i in range(count):
+                        path, qs = PATHS[i % 7]
+                        c = [cookies[i % len(cookies)]]
+                        t0 = time.perf_counter()
+                        d = engine.classify("GET", path, qs, c, BROWSER_UA, True, True, False)
+                        if isinstance(d, Fetch):
+                            trips += 1
+                            await engine.fetch(d.key)
+                            d = engine.classify("GET", path, qs, c, BROWSER_UA, True, True,
+                                                False, True)
+                        samples.append(time.perf_counter() - t0)
+                        if i % 16 == 0:
+                            await asyncio.sleep(0)  # let the flusher run, off the clock
+                    return samples, trips
+
+                first, trips = await timed(len(cookies))
+                out["step, redis store, first contact"] = {
+                    **_pcts(first), "round_trips_per_request": round(trips / len(first), 3)}
+                local, trips = await timed(n)
+                out["step, redis store, state local"] = {
+                    **_pcts(local), "round_trips_per_request": round(trips / len(local), 4)}
+            finally:
+                for rt in (writer, reader):
+                    await rt.engine.store.aclose()  # type: ignore[attr-defined]
+                import redis
+
+                client = redis.Redis.from_url(url)
+                for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                    client.delete(key)
+                client.close()
+        return out
+
+    return asyncio.run(run())
+
+
+def _pcts(samples: list[float]) -> dict[str, float]:
+    xs = sorted(samples)
+    return {"p50_us": round(xs[len(xs) // 2] * 1e6, 2),
+            "p99_us": round(xs[int(len(xs) * 0.99)] * 1e6, 2)}
 
 
 def _memory_per_session(store_cls: Any, events: list[Any], k: int = 50_000) -> dict[str, Any]:

@@ -60,9 +60,11 @@ _NV = len(SYNC_FIELDS)
 
 # Applies deltas (always) and merges (once per merge id) to a batch of keys in one slot; returns
 # each key's total. KEYS: 5 per entry (hash, products, categories, merge journal, devices).
-# ARGV: now, half_life, undo_ttl, product cap, category cap, then per entry: ttl, write flag,
-# delta block, merge count, and per merge: id, device pseudonym, block. A block: 19 values,
-# started, n products, products, n categories, categories.
+# ARGV: now, half_life, undo_ttl, product cap, category cap, then one space-separated string per
+# entry: ttl, write flag, delta block, merge count, and per merge: id, device pseudonym ("-":
+# none), block. A block: 19 values, started, n products, products, n categories, categories.
+# One string per entry rather than ~30 arguments: redis-py encodes each argument in Python,
+# and that was most of the client's cost per key.
 APPLY_LUA = """
 local now = tonumber(ARGV[1])
 local hl = tonumber(ARGV[2])
@@ -73,42 +75,46 @@ local NV = __NV__
 local ND = __ND__
 local FIELDS = {'t', 'st', 'dp', 'dc'}
 for i = 1, NV do FIELDS[4 + i] = 'v' .. i end
-local a = 6
 local out = {}
 local function fmt(x) return string.format('%.17g', x) end
+local A = {}
+local a = 1
 local function read_block()
   local b = {vals = {}, prods = {}, cats = {}}
-  for i = 1, NV do b.vals[i] = tonumber(ARGV[a + i - 1]) end
+  for i = 1, NV do b.vals[i] = tonumber(A[a + i - 1]) end
   a = a + NV
-  b.st = tonumber(ARGV[a])
-  local n = tonumber(ARGV[a + 1])
+  b.st = tonumber(A[a])
+  local n = tonumber(A[a + 1])
   a = a + 2
-  for j = 1, n do b.prods[j] = ARGV[a + j - 1] end
+  for j = 1, n do b.prods[j] = A[a + j - 1] end
   a = a + n
-  n = tonumber(ARGV[a])
+  n = tonumber(A[a])
   a = a + 1
-  for j = 1, n do b.cats[j] = ARGV[a + j - 1] end
+  for j = 1, n do b.cats[j] = A[a + j - 1] end
   a = a + n
   return b
 end
 for k = 1, #KEYS, 5 do
   local h, ps, cs, mj, dv = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
-  local ttl = tonumber(ARGV[a])
-  local write = ARGV[a + 1] == '1'
-  a = a + 2
+  A = {}
+  for w in string.gmatch(ARGV[5 + (k + 4) / 5], '%S+') do A[#A + 1] = w end
+  a = 1
+  local ttl = tonumber(A[1])
+  local write = A[2] == '1'
+  a = 3
   local blocks = {read_block()}
   local journal = {}
-  local nm = tonumber(ARGV[a])
+  local nm = tonumber(A[a])
   a = a + 1
   for m = 1, nm do
-    local mid, dev = ARGV[a], ARGV[a + 1]
+    local mid, dev = A[a], A[a + 1]
     a = a + 2
     local b = read_block()
     if redis.call('HEXISTS', mj, mid) == 0 then
       blocks[#blocks + 1] = b
       journal[#journal + 1] = {mid, b}
     end
-    if dev ~= '' then
+    if dev ~= '-' then
       redis.call('SADD', dv, dev)
       redis.call('EXPIRE', dv, ttl)
     end
@@ -270,9 +276,18 @@ class _Entry:
         self.ready: asyncio.Future[None] | None = None
 
 
-def _block(d: SyncDelta) -> list[Any]:
-    return [*d.values, d.started, len(d.products), *d.products, len(d.categories),
-            *d.categories]
+def _block(d: SyncDelta) -> str:
+    """A delta as the script reads it (see APPLY_LUA): space-separated numbers."""
+    return " ".join(map(str, (*d.values, d.started, len(d.products), *d.products,
+                              len(d.categories), *d.categories)))
+
+
+# Keys handled between two yields to the event loop while a batch is prepared or absorbed
+# (~10-25 µs each): requests never wait behind a whole batch.
+_SLICE = 4
+_SCRIPT_KEYS = 8
+
+_ZERO_BLOCK = " ".join(["0"] * (_NV + 3))
 
 
 class RedisStore:
@@ -296,7 +311,7 @@ class RedisStore:
         dwell_cap: float = 300.0,
         flush_interval: float = 0.005,
         refresh_after: float = 10.0,
-        batch: int = 128,
+        batch: int = 32,
         backlog: int = 100_000,
         cluster: bool = False,
         clock: Callable[[], float] = time.time,
@@ -554,13 +569,8 @@ class RedisStore:
         try:
             now = self.clock()
             rid, ttl = self._rid(key)
-            zero = SyncDelta([0.0] * _NV, 0.0, [], [], now)
-            args = [ttl, 0, *_block(zero), 0]
-            rows = await self._apply([(self._keys(rid), args)], now)
+            row = await self._call_one(self._keys(rid), f"{ttl} 0 {_ZERO_BLOCK} 0", now)
             self.breaker.success()
-            row = rows[0]
-            if isinstance(row, Exception):
-                raise StoreUnavailable(repr(row))
             if key not in self._local and row[0]:
                 shared = self._shared(row)
                 entry = _Entry(key, shared.copy(), shared, now, now)
@@ -573,6 +583,22 @@ class RedisStore:
         finally:
             del self._inflight[key]
             fut.set_result(None)
+
+    async def _call_one(self, keys: list[str], args: str, now: float) -> Any:
+        """One script call without a pipeline (a pipeline costs ~100 µs of client CPU more)."""
+        from redis.exceptions import NoScriptError
+
+        head = (now, self.config.half_life, self.undo_ttl, PRODUCT_RING, CATEGORY_RING)
+        for attempt in (0, 1):
+            try:
+                rows = await self.client.execute_command(
+                    "EVALSHA", self._apply_sha, len(keys), *keys, *head, args)
+                return rows[0]
+            except NoScriptError:
+                if attempt:
+                    raise
+                await self._load_scripts()
+        raise AssertionError("unreachable")
 
     def _shared(self, row: list[Any]) -> SessionState:
         values = [float(x) for x in row[5:5 + _NV]]
@@ -596,7 +622,12 @@ class RedisStore:
                 await asyncio.sleep(wait)
                 continue
             try:
-                await self._flush_batch()
+                # Drain what is pending now, batch after batch; what changes meanwhile waits
+                # for the next interval (so one hot key is sent once per interval at most).
+                rounds = -(-len(self._dirty) // self.batch) + 1
+                for _ in range(rounds):
+                    if not (self._dirty or self._links) or not await self._flush_batch():
+                        break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never let the flusher die
@@ -616,17 +647,20 @@ class RedisStore:
             entries.append(dirty.pop(key))
         links, self._links = self._links[: self.batch], self._links[self.batch:]
         now = self.clock()
-        calls: list[tuple[list[str], list[Any]]] = []
+        calls: list[tuple[list[str], str]] = []
         sent: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
-        for entry in entries:
+        for n, entry in enumerate(entries):
+            if n and n % _SLICE == 0:
+                await asyncio.sleep(0)  # never hold the event loop for a whole batch
             snap = entry.state.copy()
             delta = sync_delta(snap, entry.base, now)
             merges, entry.merges = entry.merges, []
             write = 0 if delta.is_empty() else 1
-            args: list[Any] = [self._rid(entry.key)[1], write, *_block(delta), len(merges)]
+            rid, ttl = self._rid(entry.key)
+            args = f"{ttl} {write} {_block(delta)} {len(merges)}"
             for mid, dev, md in merges:
-                args += [mid, dev, *_block(md)]
-            calls.append((self._keys(self._rid(entry.key)[0]), args))
+                args += f" {mid} {dev or '-'} {_block(md)}"
+            calls.append((self._keys(rid), args))
             sent.append((entry, snap, merges))
         self.stats_["flushes"] += 1
         try:
@@ -640,7 +674,10 @@ class RedisStore:
         self.breaker.success()
         failed: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
         after = self.clock()
-        for (entry, snap, merges), row in zip(sent, rows, strict=True):
+        for n, ((entry, snap, merges), row) in enumerate(zip(sent, rows, strict=True)):
+            if n and n % _SLICE == 0:
+                await asyncio.sleep(0)
+                after = self.clock()
             _release(entry)
             if isinstance(row, Exception):
                 failed.append((entry, snap, merges))
@@ -674,12 +711,13 @@ class RedisStore:
         self._dirty = back
         self._links = links + self._links
 
-    def _groups(self, calls: list[tuple[list[str], list[Any]]]) -> list[list[int]]:
+    def _groups(self, calls: list[tuple[list[str], str]]) -> list[list[int]]:
         """Indices of ``calls`` that go into one script call: one Cluster slot each, or
-        batches of ``batch`` on a single server."""
+        ``_SCRIPT_KEYS`` on a single server (a script blocks the server while it runs: small
+        calls let other clients' commands in between)."""
         if not self.cluster:
-            return [list(range(i, min(i + self.batch, len(calls))))
-                    for i in range(0, len(calls), self.batch)]
+            return [list(range(i, min(i + _SCRIPT_KEYS, len(calls))))
+                    for i in range(0, len(calls), _SCRIPT_KEYS)]
         from redis.crc import key_slot
 
         groups: dict[int, list[int]] = {}
@@ -687,13 +725,13 @@ class RedisStore:
             groups.setdefault(key_slot(keys[0].encode()), []).append(i)
         return list(groups.values())
 
-    async def _run(self, groups: list[list[int]], calls: list[tuple[list[str], list[Any]]],
+    async def _run(self, groups: list[list[int]], calls: list[tuple[list[str], str]],
                    now: float, links: list[tuple[str, str, str | None]] | None) -> list[Any]:
         head = [now, self.config.half_life, self.undo_ttl, PRODUCT_RING, CATEGORY_RING]
         pipe = self.client.pipeline(transaction=False)
         for idx in groups:
             keys = [k for i in idx for k in calls[i][0]]
-            argv = [x for i in idx for x in calls[i][1]]
+            argv = [calls[i][1] for i in idx]
             # execute_command: redis-py's cluster pipeline refuses the evalsha() helper, but
             # routes the raw command by its first key (all keys of a call share one slot).
             pipe.execute_command("EVALSHA", self._apply_sha, len(keys), *keys, *head, *argv)
@@ -711,7 +749,7 @@ class RedisStore:
                 raise StoreUnavailable(f"redis link write: {r!r}")
         return list(results[: len(groups)])
 
-    async def _apply(self, calls: list[tuple[list[str], list[Any]]], now: float,
+    async def _apply(self, calls: list[tuple[list[str], str]], now: float,
                      links: list[tuple[str, str, str | None]] | None = None) -> list[Any]:
         """Run the apply script for ``calls`` plus the link writes in one pipeline; one row per
         call (or its group's exception). A group the server answered NOSCRIPT did not run: the
