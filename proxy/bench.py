@@ -246,7 +246,16 @@ def parse_metrics(text: str) -> dict[str, float]:
            "intentgate_fail_open_total": "fail_open"}
     for m in _METRIC.finditer(text):
         sums[key[m.group(1)]] += float(m.group(2))
+    # Redis store: requests that awaited a round trip, and the write-behind script calls.
+    for name, pattern in (("fetches", _FETCHES), ("flushes", _FLUSHES)):
+        found = pattern.search(text)
+        if found:
+            sums[name] = float(found.group(1))
     return sums
+
+
+_FETCHES = re.compile(r"^intentgate_store_fetches_total ([\d.e+]+)$", re.M)
+_FLUSHES = re.compile(r'^intentgate_redis\{stat="flushes"\} ([\d.e+]+)$', re.M)
 
 
 def _scrape(url: str) -> dict[str, float]:
@@ -279,6 +288,11 @@ def measure(targets: list[Target], rounds: int, seconds: float, conns: int, lua:
                 n = max(res["requests"], 1)
                 for key in ("classified", "bots", "fail_open"):
                     res[f"{key}_share"] = min(1.0, (m1[key] - m0[key]) / n)
+                if "flushes" in m1:
+                    # At most one awaited round trip per request by construction (the
+                    # middleware awaits one fetch at most); this is how many did.
+                    res["redis_rt_per_req"] = (m1["fetches"] - m0["fetches"]) / n
+                    res["redis_flushes_per_req"] = (m1["flushes"] - m0["flushes"]) / n
             one = _wrk(t.url, 1, max(1.0, seconds / 2), lua)
             res["p50_1conn_us"] = one["p50_us"]
             per[t.name].append(res)
@@ -332,6 +346,7 @@ def _stack(args: argparse.Namespace, work: Path,
                INTENTGATE_BOT_MAX_RATE="1e9", INTENTGATE_LOG_LEVEL="warning",
                INTENTGATE_ADMIN_TOKEN=ADMIN_TOKEN)
     py = [sys.executable, "-m", "proxy.cli", "serve", "--upstream", upstream.url]
+    redis_prefix = f"igbench{os.getpid()}"
     pin = None if args.workers > 1 else "0"
     workers = ["--workers", str(args.workers)] if args.workers > 1 else []
 
@@ -352,8 +367,8 @@ def _stack(args: argparse.Namespace, work: Path,
         "httpx": client("httpx"),
         "aiohttp": client("aiohttp"),
         "intentgate-noaudit": proxy([], dict(env, INTENTGATE_AUDIT="false")),
-        "intentgate-redis": proxy(["--store", "redis",
-                                   "--redis-url", "redis://127.0.0.1:6379/15"]),
+        "intentgate-redis": proxy(["--store", "redis", "--redis-url", REDIS_URL],
+                                  dict(env, INTENTGATE_REDIS_PREFIX=redis_prefix)),
     }
     names = args.targets.split(",")
     for name in names:
@@ -385,6 +400,25 @@ def _stack(args: argparse.Namespace, work: Path,
     finally:
         for t in reversed(started):
             t.stop()
+        if "intentgate-redis" in names:
+            _delete_redis_prefix(redis_prefix)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _delete_redis_prefix(prefix: str) -> None:
+    """The Redis target's keys go when the bench ends (a unique prefix per run)."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+        client.close()
+    except Exception as exc:  # the figures are printed anyway; say what was left behind
+        print(f"intentgate bench: could not delete {prefix}:* from Redis: {exc}",
+              file=sys.stderr)
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:
@@ -454,6 +488,11 @@ def _main(argv: list[str] | None) -> int:
         print(table(report["proxy"]))
         for name, reason in skipped.items():
             print(f"  skipped {name}: {reason}")
+        for name, r in report["proxy"].items():
+            if "redis_rt_per_req" in r:
+                print(f"  {name}: Redis round trips awaited per request: mean "
+                      f"{r['redis_rt_per_req']:.4f}, max 1 (one fetch at most, by construction);"
+                      f" write-behind pipelines per request {r['redis_flushes_per_req']:.3f}")
         for name, r in report["proxy"].items():
             if r.get("classified_share", 1.0) < 0.9:
                 print(f"  warning: only {r['classified_share']:.0%} of {name}'s requests were "

@@ -112,7 +112,7 @@ for k = 1, #KEYS, 5 do
     local b = read_block()
     if redis.call('HEXISTS', mj, mid) == 0 then
       blocks[#blocks + 1] = b
-      journal[#journal + 1] = {mid, b}
+      journal[#journal + 1] = {mid, b, dev}
     end
     if dev ~= '-' then
       redis.call('SADD', dv, dev)
@@ -161,7 +161,7 @@ for k = 1, #KEYS, 5 do
     n = redis.call('SCARD', cs)
     if n > ccap then redis.call('SPOP', cs, n - ccap) end
     for _, jm in ipairs(journal) do
-      redis.call('HSET', mj, jm[1], cjson.encode({now, jm[2].vals, jm[2].added}))
+      redis.call('HSET', mj, jm[1], cjson.encode({now, jm[2].vals, jm[2].added, jm[3]}))
       redis.call('EXPIRE', mj, math.ceil(undo_ttl))
     end
   end
@@ -178,8 +178,9 @@ end
 return out
 """.replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
 
-# Takes one merge back out: KEYS hash, products, merge journal; ARGV merge id, now, half-life,
-# undo period. Returns 1 (undone), 0 (no such merge), -1 (older than the undo period).
+# Takes one merge back out: KEYS hash, products, merge journal, devices; ARGV merge id, now,
+# half-life, undo period. Returns {1, device pseudonym} (undone), 0 (no such merge), -1 (older
+# than the undo period).
 UNDO_LUA = """
 local rec = redis.call('HGET', KEYS[3], ARGV[1])
 if not rec then return 0 end
@@ -208,7 +209,9 @@ if t then
   end
 end
 redis.call('HDEL', KEYS[3], ARGV[1])
-return 1
+local dev = m[4] or '-'
+if dev ~= '-' then redis.call('SREM', KEYS[4], dev) end
+return {1, dev}
 """.replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
 
 
@@ -792,7 +795,7 @@ class RedisStore:
             raise StoreUnavailable(f"redis: {exc!r}") from exc
         out = []
         for mid, rec in raw.items():
-            at, values, _ = orjson.loads(rec)
+            at, values = orjson.loads(rec)[:2]
             if now - at <= self.undo_ttl:
                 out.append({"id": mid.decode() if isinstance(mid, bytes) else mid, "at": at,
                             "events": int(values[_NV - 3])})
@@ -803,14 +806,18 @@ class RedisStore:
         so the next request reads the corrected profile."""
         keys = self._keys(profile)
         try:
-            result = int(await self.client.evalsha(
-                self._undo_sha, 3, keys[0], keys[1], keys[3], merge_id, now,
-                self.config.half_life, self.undo_ttl))
+            reply = await self.client.evalsha(
+                self._undo_sha, 4, keys[0], keys[1], keys[3], keys[4], merge_id, now,
+                self.config.half_life, self.undo_ttl)
+            if not isinstance(reply, list):
+                return int(reply)
+            device = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            if device != "-":  # the device's link lives in its own slot
+                await self.client.delete(f"{self.prefix}:{{{device}}}:l")
         except Exception as exc:
             raise StoreUnavailable(f"redis: {exc!r}") from exc
-        if result == 1:
-            self.delete(PROFILE_PREFIX + profile)
-        return result
+        self.delete(PROFILE_PREFIX + profile)
+        return 1
 
     # -- metrics ------------------------------------------------------------------------------
 

@@ -112,6 +112,7 @@ async def test_merge_is_idempotent_and_can_be_undone(make_store, prefix: str) ->
     client = shared_redis()
     assert client.get(a.link_key("device-a")) == PROFILE.encode()
     assert await b.undo_merge(PROFILE, "merge-1", time.time()) == 1
+    assert client.get(a.link_key("device-a")) is None  # the device is unlinked too
     assert await b.undo_merge(PROFILE, "merge-1", time.time()) == 0
     await b.fetch(PKEY)
     after = b.get(PKEY, time.time())

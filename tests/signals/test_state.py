@@ -100,3 +100,29 @@ def test_state_merge_aligns_decay_then_adds() -> None:
     assert a.counter(K.COMPARE, T + 100.0) == pytest.approx(1.5)
     assert a.events_seen == 2 and a.started_at == T
     assert math.isfinite(a.counter(K.COMPARE, 1e6))
+
+
+def test_sync_delta_and_adopt_add_up_across_two_writers() -> None:
+    """Two processes add to one shared total through deltas; each ends with the sum."""
+    from signals.events import EventKind, ShopperEvent
+    from signals.state import add_delta, adopt, sync_delta
+
+    shared = SessionState()
+    a, b = shared.copy(), shared.copy()
+    for i in range(3):
+        a.apply(ShopperEvent(EventKind.PRODUCT_VIEW, 10.0 + i, product=f"a{i}"))
+    b.apply(ShopperEvent(EventKind.SEARCH, 20.0))
+    total = SessionState()
+    add_delta(total, sync_delta(a, shared, 30.0), 30.0)
+    add_delta(total, sync_delta(b, shared, 30.0), 30.0)
+    assert total.events_seen == 4
+    assert abs(total.counter(EventKind.PRODUCT_VIEW, 30.0)
+               - a.counter(EventKind.PRODUCT_VIEW, 30.0)) < 1e-12
+    assert total.counter(EventKind.SEARCH, 30.0) == b.counter(EventKind.SEARCH, 30.0)
+    assert sorted(h for h in total.products if h) == sorted(h for h in a.products if h)
+    rate_before = b.touch(30.0)
+    adopt(b, total.copy(), None, 30.0)
+    assert b.events_seen == 4 and b.touch(30.0) > rate_before  # local-only fields kept
+    assert sync_delta(total, total, 30.0).is_empty()
+    add_delta(total, sync_delta(a, shared, 30.0), 40.0, sign=-1.0)
+    assert total.events_seen == 1 and total.counter(EventKind.PRODUCT_VIEW, 40.0) < 1e-12

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from signals.events import EventKind, ShopperEvent
+from signals.state import SessionState
 from signals.store import MemoryStore
 
 
@@ -39,3 +41,35 @@ def test_memory_store_device_links() -> None:
     assert store.unlink("dev") and store.profile_of("dev", 51.0) is None
     store.link("dev", "profile-1", 0.0)
     assert store.profile_of("dev", 500.0) is None  # link expired
+
+
+def _compares(n: int, ts: float = 100.0) -> SessionState:
+    s = SessionState()
+    for i in range(n):
+        s.apply(ShopperEvent(EventKind.COMPARE, ts, product=f"p{i}"))
+    return s
+
+
+def test_memory_store_merges_a_session_into_a_profile_once_and_undoes_it() -> None:
+    store = MemoryStore(capacity=10, idle_ttl=60.0, undo_ttl=50.0)
+    assert store.merge("p:alice", "m1", _compares(3), "dev-a", 100.0)
+    assert not store.merge("p:alice", "m1", _compares(3), "dev-a", 101.0)  # repeated: no-op
+    assert store.merge("p:alice", "m2", _compares(2), "dev-b", 100.0)
+    profile = store.get("p:alice", 100.0)
+    assert profile is not None and profile.events_seen == 5
+    assert profile.counter(EventKind.COMPARE, 100.0) == 5.0
+    assert store.profile_of("dev-b", 100.0) == "alice"
+    assert [m["id"] for m in store.merges("p:alice", 120.0)] == ["m1", "m2"]
+    assert store.undo_merge("p:alice", "m2", 120.0)
+    assert not store.undo_merge("p:alice", "m2", 120.0)
+    assert profile.events_seen == 3 and store.profile_of("dev-b", 120.0) is None
+    assert abs(profile.counter(EventKind.COMPARE, 120.0) - 3 * 2 ** (-20 / 600)) < 1e-9
+    assert not store.undo_merge("p:alice", "m1", 200.0)  # past the undo period
+
+
+def test_memory_store_keeps_profiles_beyond_the_session_ttl() -> None:
+    store = MemoryStore(capacity=10, idle_ttl=10.0, profile_ttl=1000.0)
+    store.create("session", 0.0)
+    store.create("p:bob", 0.0)
+    assert store.get("session", 50.0) is None
+    assert store.get("p:bob", 50.0) is not None
