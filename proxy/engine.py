@@ -350,7 +350,9 @@ class Engine:
     async def fetch(self, key: str) -> None:
         """The one store round trip a request may wait for (the store never raises)."""
         self.metrics.store_fetches += 1
+        t0 = time.perf_counter()
         await self.store.fetch(key)
+        self.metrics.store_wait.observe(time.perf_counter() - t0)
 
     def identify(self, decision: Decision, identify: bytes) -> None:
         """The origin named the shopper (``-``: logged out). The device's session is merged

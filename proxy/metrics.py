@@ -57,6 +57,7 @@ class Metrics:
         self.reverted_events = 0
         self.store_fetches = 0  # requests that waited for one store round trip
         self.classify_latency = Histogram()
+        self.store_wait = Histogram()
         # Gauges computed on scrape: name -> (help, callable returning {label: value} or a value).
         self._gauges: list[tuple[str, str, Callable[[], dict[str, float] | float]]] = []
 
@@ -96,16 +97,20 @@ class Metrics:
                "Requests that waited for one profile-store round trip (state not local yet).")
         out.append(f"intentgate_store_fetches_total {self.store_fetches}")
 
-        h = self.classify_latency
-        name = "intentgate_classify_seconds"
-        family(name, "histogram", "Classification step latency.")
-        cumulative = 0
-        for bound, n in zip(h.bounds, h.counts, strict=False):
-            cumulative += n
-            out.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
-        out.append(f'{name}_bucket{{le="+Inf"}} {h.count}')
-        out.append(f"{name}_sum {h.total:.9f}")
-        out.append(f"{name}_count {h.count}")
+        for h, name, help_text in (
+            (self.classify_latency, "intentgate_classify_seconds",
+             "Classification step latency (in process, without a store round trip)."),
+            (self.store_wait, "intentgate_store_wait_seconds",
+             "Time a request waited for its one profile-store round trip."),
+        ):
+            family(name, "histogram", help_text)
+            cumulative = 0
+            for bound, n in zip(h.bounds, h.counts, strict=False):
+                cumulative += n
+                out.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
+            out.append(f'{name}_bucket{{le="+Inf"}} {h.count}')
+            out.append(f"{name}_sum {h.total:.9f}")
+            out.append(f"{name}_count {h.count}")
 
         for gname, help_text, fn in self._gauges:
             family(gname, "gauge", help_text)

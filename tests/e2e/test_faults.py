@@ -78,3 +78,64 @@ def test_many_idle_connections_do_not_starve_real_clients(
     finally:
         for s in idle:
             s.close()
+
+
+class _DroppingOrigin:
+    """A raw HTTP/1.1 origin: answers GETs with keep-alive, and for every other method reads
+    the request and closes the connection without answering, counting what arrived."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.seen: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                method = head.split(b" ", 1)[0].decode()
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                buf = buf[length:]
+                self.seen.append(method)
+                if method != "GET":
+                    return  # drop it: the proxy must not send the request again
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+
+
+def test_a_non_idempotent_request_is_never_retried_against_the_upstream(
+    make_proxy: Callable[..., str],
+) -> None:
+    origin = _DroppingOrigin()
+    proxy = make_proxy(origin.url)
+    with httpx.Client(base_url=proxy) as c:
+        assert c.get("/warm").status_code == 200  # a pooled keep-alive connection exists
+        for method in ("POST", "PATCH"):
+            r = c.request(method, "/cart/change", content=b"line=1&quantity=2")
+            assert r.status_code == 502
+    time.sleep(0.3)
+    assert origin.seen == ["GET", "POST", "PATCH"]  # each arrived exactly once
+    origin.sock.close()
