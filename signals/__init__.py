@@ -12,6 +12,7 @@ from signals.errors import BeaconError, RuleError, SignalsError, StoreUnavailabl
 from signals.events import EventKind, ShopperEvent
 from signals.features import DEFAULT_FEATURES, FEATURE_NAMES, FeatureExtractor, raw_values
 from signals.identity import Identity, IdentityCodec, IdentityReader, set_cookie_value
+from signals.redis_store import RedisStore
 from signals.routes import PRESETS, RouteTable, RuleSpec
 from signals.state import SessionState, StateConfig
 from signals.store import MemoryStore, ProfileStore
@@ -31,6 +32,7 @@ __all__ = [
     "IdentityReader",
     "MemoryStore",
     "ProfileStore",
+    "RedisStore",
     "RouteTable",
     "RuleError",
     "RuleSpec",

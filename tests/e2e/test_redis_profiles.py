@@ -249,3 +249,24 @@ def test_cross_device_profiles_on_a_redis_cluster(origin: str, tmp_path: Path) -
         with proxy_process(origin, tmp_path, **s) as p1, proxy_process(origin, tmp_path, **s) as p2:
             _two_devices(p1, p2, "cluster-shopper")
         assert sum(n.client().dbsize() for n in nodes) >= 3
+
+
+def test_session_keys_expire_with_the_session_ttl(
+    origin: str, tmp_path: Path, prefix: str,
+) -> None:
+    with proxy_process(origin, tmp_path, **_settings(SHARED_URL, prefix, session_ttl=2)) as p:
+        with httpx.Client(base_url=p.url, headers=BROWSER) as c:
+            r = c.get("/products/ttl-1")
+            assert "Max-Age=2" in r.headers["set-cookie"]
+        _wait_synced(p)
+        client = shared_redis()
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        assert keys and all(0 < client.ttl(k) <= 2 for k in keys)
+        time.sleep(2.5)
+        assert not any(client.exists(k) for k in keys)
+        client.close()
+        # The proxy's own copy expires on the same idle clock: the cookie is no longer
+        # honoured as a live session, and the shopper starts over.
+        with httpx.Client(base_url=p.url, headers=BROWSER) as c:
+            r = c.get("/products/ttl-2")
+            assert r.headers["x-intent-class"] == "undetermined"
