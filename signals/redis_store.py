@@ -368,8 +368,10 @@ class RedisStore:
         if url.startswith("redis+cluster://"):
             from redis.asyncio.cluster import RedisCluster
 
+            # One immediate retry: redis-py follows a MOVED/ASK redirect (slots migrating)
+            # through its retry loop; with none, every migrated slot would fail once.
             client: Any = RedisCluster.from_url(
-                "redis://" + url[len("redis+cluster://"):], retry=Retry(NoBackoff(), 0),
+                "redis://" + url[len("redis+cluster://"):], retry=Retry(NoBackoff(), 1),
                 **common)
             return cls(client, cluster=True, **kwargs)
         client = Redis.from_url(url, retry=Retry(NoBackoff(), 0), health_check_interval=0,
