@@ -77,12 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="loadtest")
     ap.add_argument("--users", type=int, default=40)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--store", choices=("memory", "redis"), default="memory")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
+    prefix = f"igload{os.getpid()}"
     bindir = Path(sys.executable).parent
     shop_port, proxy_port = _free_port(), _free_port()
     work = Path(tempfile.mkdtemp(prefix="intentgate-loadtest-"))
     env = dict(os.environ, INTENTGATE_SECRET="loadtest-secret-0123456789",
-               INTENTGATE_DATA_DIR=str(work), INTENTGATE_LOADTEST_OUT=str(work / "observed.json"))
+               INTENTGATE_DATA_DIR=str(work), INTENTGATE_LOADTEST_OUT=str(work / "observed.json"),
+               INTENTGATE_STORE=args.store, INTENTGATE_REDIS_URL=args.redis_url,
+               INTENTGATE_REDIS_PREFIX=prefix, INTENTGATE_WORKERS=str(args.workers))
     procs = [
         subprocess.Popen([str(bindir / "intentgate"), "demo-shop", "--port", str(shop_port)],
                          env=env),
@@ -120,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if args.store == "redis":  # the run's profiles go with it
+            import redis
+
+            client = redis.Redis.from_url(args.redis_url)
+            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                client.delete(key)
+            client.close()
 
 
 if __name__ == "__main__":
