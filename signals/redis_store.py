@@ -776,8 +776,10 @@ class RedisStore:
     # -- admin: erasure and undo --------------------------------------------------------------
 
     async def erase_profile(self, profile: str) -> int:
-        """Delete a profile's keys and its devices' links; returns the number of keys removed."""
+        """Delete a profile's keys and its devices' links; returns the number of keys removed.
+        Pending writes go first, so none lands after the deletion and recreates the profile."""
         self.delete(PROFILE_PREFIX + profile)
+        await self.flush()
         keys = self._keys(profile)
         try:
             devices = await self.client.smembers(keys[4])

@@ -43,6 +43,7 @@ def test_no_user_id_ip_or_cookie_value_leaves_the_proxy(
             seen_headers += [f"{k}: {v}" for k, v in r.headers.items()
                              if k.startswith("x-intent")]
         sid, did = c.cookies["ig_sid"], c.cookies["ig_did"]
+        pid_tag = c.cookies["ig_pid"].split(".")[1]  # the profile cookie's proof
     deadline = time.monotonic() + 5
     path = tmp_path / "ev" / "events.jsonl"
     while time.monotonic() < deadline and not (path.exists() and path.stat().st_size):
@@ -55,7 +56,8 @@ def test_no_user_id_ip_or_cookie_value_leaves_the_proxy(
     ours = ("proxy", "signals", "classifiers", "explain", "intentgate")
     logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(ours))
     assert "event product_view" in logs and recorded  # there is something to scan
-    secrets = [USER, "alice", sid, did, sid.split(".")[0], did.split(".")[0], "127.0.0.1"]
+    secrets = [USER, "alice", sid, did, sid.split(".")[0], did.split(".")[0], pid_tag,
+               "127.0.0.1"]
     for haystack_name, haystack in (("headers", "\n".join(seen_headers)),
                                     ("recorded events", recorded), ("logs", logs)):
         for secret in secrets:
@@ -72,3 +74,23 @@ def test_admin_routes_are_closed_without_the_token(shop: str,
     no_token = make_proxy(shop)
     r = httpx.get(no_token + "/_intentgate/metrics", headers={"authorization": "Bearer abc"})
     assert r.status_code == 401 and "disabled" in r.json()["error"]
+
+
+def test_a_forged_profile_cookie_is_ignored(shop: str, make_proxy: Callable[..., str]) -> None:
+    """Knowing a shopper's profile id (it travels in X-Intent-Profile) is not enough to read or
+    write their profile: the cookie needs the keyed tag."""
+    proxy = make_proxy(shop, expose_headers=True)
+    with httpx.Client(base_url=proxy, headers=BROWSER) as victim:
+        for _ in range(4):
+            victim.get("/pages/compare?products=phone-pro,phone-lite")
+        victim.post("/account/login", data={"user": USER})
+        r = victim.get("/products/phone-pro")
+        profile = r.headers["x-intent-profile"]
+        assert r.headers["x-intent-class"] == "comparison-shopper"
+        assert victim.cookies["ig_pid"].startswith(profile + ".")
+    for forged in (profile + "." + "A" * 16, profile, victim.cookies["ig_pid"] + "x"):
+        with httpx.Client(base_url=proxy, headers=BROWSER,
+                          cookies={"ig_pid": forged}) as attacker:
+            r = attacker.get("/products/phone-pro")
+            assert r.headers["x-intent-profile"] != profile
+            assert r.headers["x-intent-class"] == "undetermined"

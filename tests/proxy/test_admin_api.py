@@ -3,6 +3,7 @@ timelines with class changes, live segments, shadow, drift, erasure, and the pag
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -320,6 +321,9 @@ def test_audit_records_go_to_a_redis_stream_when_the_store_is_redis(
             browse(c, "/identify?user=carol", *["/pages/compare?products=a,b"] * 4)
         carol = api(proxy, "DELETE", "profiles/carol").json()
         assert carol["audit_records_deleted"] >= 1
+        assert carol["store_keys_deleted"] >= 2  # the profile's hash and its device set
+        time.sleep(0.2)  # nothing written behind may bring it back
+        assert not list(client.scan_iter(match=f"{prefix}:{{{carol['profile']}}}:*"))
         left = api(proxy, "GET", "decisions", params={"limit": 1000}).json()["decisions"]
         assert left and all(d["profile"] != carol["profile"] for d in left)
         assert any(d["profile"] == profile for d in left)
