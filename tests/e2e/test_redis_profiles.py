@@ -270,3 +270,20 @@ def test_session_keys_expire_with_the_session_ttl(
         with httpx.Client(base_url=p.url, headers=BROWSER) as c:
             r = c.get("/products/ttl-2")
             assert r.headers["x-intent-class"] == "undetermined"
+
+
+def test_the_proxy_starts_and_classifies_while_redis_is_unreachable(
+    origin: str, tmp_path: Path,
+) -> None:
+    from tests.servers import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with proxy_process(origin, tmp_path, **_settings(dead, "igdown", redis_timeout_ms=20)) as p, \
+            httpx.Client(base_url=p.url, headers=BROWSER) as c:
+        t0 = time.monotonic()
+        responses = [c.get(path) for path in COMPARES]
+        assert time.monotonic() - t0 < 3.0
+        assert all(r.status_code == 200 for r in responses)
+        assert responses[-1].headers["x-intent-class"] == "comparison-shopper"
+        assert metric(p.url, 'intentgate_redis{stat="up"}') == 0
+        assert (metric(p.url, 'intentgate_redis{stat="backlog"}') or 0) >= 1
