@@ -77,3 +77,6 @@ def test_fuzz_engine_never_raises_and_headers_are_safe(tmp_path_factory, method:
         assert b"\r" not in value and b"\n" not in value and b"\x00" not in value
         value.decode("ascii")  # header values we emit are plain ASCII
     engine.on_response(decision, status, identify)
+    for _name, value in decision.set_cookies:  # identify may have added the profile cookie
+        assert b"\r" not in value and b"\n" not in value and b"\x00" not in value
+        value.decode("ascii")

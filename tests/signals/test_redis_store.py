@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signals.events import EventKind, ShopperEvent
 from signals.identity import IdentityCodec
 from signals.redis_store import Breaker, RedisStore
-from signals.state import EVENTS, SessionState
+from signals.state import DECAYED_AT, EVENTS, SYNC_FIELDS, SessionState
 from signals.store import PROFILE_PREFIX
 from tests.redisproc import SHARED_URL, delete_prefix, redis_server, shared_redis
 
@@ -240,3 +243,49 @@ async def test_cluster_store_round_trip(make_store, tmp_path: Path) -> None:
         owners = {n.port for n in nodes if n.client().dbsize() > 0}
         assert len(owners) == 3  # the profiles really are spread over the cluster
         assert int(EVENTS) > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([k for k in EventKind if k != EventKind.DWELL]),
+                          st.floats(min_value=0, max_value=3600),
+                          st.one_of(st.none(), st.text(min_size=1, max_size=12))),
+                min_size=1, max_size=40))
+def test_any_state_survives_the_round_trip_through_redis(events: list) -> None:
+    """Whatever a session did, what another process reads back from Redis is the same shared
+    state: counters (to float precision), counts, distinct products and categories."""
+    client = shared_redis()
+    prefix = f"igtest{uuid.uuid4().hex[:10]}"
+
+    async def run() -> tuple[SessionState, SessionState]:
+        a = RedisStore.connect(SHARED_URL, pseudonym=CODEC.pseudonym, prefix=prefix)
+        b = RedisStore.connect(SHARED_URL, pseudonym=CODEC.pseudonym, prefix=prefix)
+        await a.startup()
+        await b.startup()
+        try:
+            t0 = 1_700_000_000.0
+            state = a.create(PKEY, t0)
+            for kind, dt, name in sorted(events, key=lambda e: e[1]):
+                state.apply(ShopperEvent(kind, t0 + dt, product=name, category=name))
+            a.changed(PKEY)
+            await a.flush()
+            await b.fetch(PKEY)
+            got = b.get(PKEY, t0)
+            assert got is not None
+            return state, got
+        finally:
+            await a.aclose(deadline=0.5)
+            await b.aclose(deadline=0.5)
+
+    try:
+        sent, got = asyncio.run(run())
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+    now = sent.v[DECAYED_AT]
+    for i in SYNC_FIELDS:
+        want = sent.v[i] * sent.decay_factor(now)
+        have = got.v[i] * got.decay_factor(now)
+        assert math.isclose(have, want, rel_tol=1e-9, abs_tol=1e-9), i
+    assert got.events_seen == sent.events_seen
+    assert {h for h in got.products if h} == {h for h in sent.products if h}
+    assert {h for h in got.categories if h} == {h for h in sent.categories if h}
