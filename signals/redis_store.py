@@ -288,6 +288,7 @@ def _block(d: SyncDelta) -> str:
 # Keys handled between two yields to the event loop while a batch is prepared or absorbed
 # (~10-25 µs each): requests never wait behind a whole batch.
 _SLICE = 4
+_MAX_PENDING_MERGES = 64  # per profile, while Redis is away
 _SCRIPT_KEYS = 8
 
 _ZERO_BLOCK = " ".join(["0"] * (_NV + 3))
@@ -530,9 +531,14 @@ class RedisStore:
         if entry.base is None:
             entry.base = SessionState(self.config)
         add_delta(entry.base, delta, now)
+        if len(entry.merges) >= _MAX_PENDING_MERGES:
+            # Redis has been away a long time and this profile keeps being merged into: the
+            # contribution stays in the local profile, unjournalled; counted.
+            self.stats_["backlog_overflow"] += 1
+            return False
         dev = self.pseudonym("d:" + device)
         entry.merges.append((merge_id, dev, delta))
-        self._links.append((self.link_key(device), profile_key[len(PROFILE_PREFIX):], "set"))
+        self._queue_link((self.link_key(device), profile_key[len(PROFILE_PREFIX):], "set"))
         self.stats_["merges"] += 1
         if profile_key not in self._dirty:
             self._mark(entry)
@@ -541,10 +547,16 @@ class RedisStore:
         return True
 
     def unlink(self, device: str) -> bool:
-        self._links.append((self.link_key(device), "", None))
+        self._queue_link((self.link_key(device), "", None))
         if self._wake is not None:
             self._wake.set()
         return True
+
+    def _queue_link(self, op: tuple[str, str, str | None]) -> None:
+        if len(self._links) >= self.backlog:
+            self.stats_["backlog_overflow"] += 1  # the next identify of that device sets it
+            return
+        self._links.append(op)
 
     # -- fetch: the one round trip a request may wait for --------------------------------------
 
