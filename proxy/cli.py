@@ -106,6 +106,11 @@ def serve(settings: Settings) -> int:
     kwargs.update(host=settings.host, port=settings.port, log_level=settings.log_level,
                   access_log=False)
     if settings.workers > 1:
+        if settings.store == "memory":
+            logging.getLogger("intentgate").warning(
+                "%d workers with the memory store: each worker sees only the requests it "
+                "serves, so a shopper's history is split between them; use --store redis",
+                settings.workers)
         os.environ[HANDOFF_ENV] = handoff(settings)
         uvicorn.run("proxy.app:create_app_from_environ", factory=True, workers=settings.workers,
                     **kwargs)
