@@ -20,7 +20,8 @@ Design (write-behind; chosen by measurement, see the README's Redis section):
 Keys (``P`` = prefix, ``id`` = a profile pseudonym, or ``s`` + the session's pseudonym), all of
 one profile in one Cluster slot through the ``{id}`` hash tag:
 
-    P:{id}:h   hash: t (decayed to), st (started), dp/dc (distinct counts), v1..v19 (counters)
+    P:{id}:h   hash, field s: "t st dp dc v1..v19" (decayed to, started, distinct counts,
+               counters), one string so the script parses and formats it in one call each
     P:{id}:p   set of product hashes (capped)        P:{id}:c   set of category hashes (capped)
     P:{id}:m   hash merge id -> what the merge added (profiles only; undo journal)
     P:{id}:d   set of linked device pseudonyms (profiles only; erasure finds devices here)
@@ -73,10 +74,9 @@ local pcap = tonumber(ARGV[4])
 local ccap = tonumber(ARGV[5])
 local NV = __NV__
 local ND = __ND__
-local FIELDS = {'t', 'st', 'dp', 'dc'}
-for i = 1, NV do FIELDS[4 + i] = 'v' .. i end
+-- The shared state is one field, 's': t st dp dc v1..v19, formatted in one call.
+local PACK = string.rep('%.17g ', NV + 3) .. '%.17g'
 local out = {}
-local function fmt(x) return string.format('%.17g', x) end
 local A = {}
 local a = 1
 local function read_block()
@@ -98,7 +98,6 @@ for k = 1, #KEYS, 5 do
   local h, ps, cs, mj, dv = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   A = {}
   for w in string.gmatch(ARGV[5 + (k + 4) / 5], '%S+') do A[#A + 1] = w end
-  a = 1
   local ttl = tonumber(A[1])
   local write = A[2] == '1'
   a = 3
@@ -119,61 +118,67 @@ for k = 1, #KEYS, 5 do
       redis.call('EXPIRE', dv, ttl)
     end
   end
-  local cur = redis.call('HMGET', h, unpack(FIELDS))
-  local t = tonumber(cur[1]) or now
-  local st = tonumber(cur[2]) or 0
-  local dp = tonumber(cur[3]) or 0
-  local dc = tonumber(cur[4]) or 0
-  local f = 1
-  if now > t then
-    f = 2 ^ (-(now - t) / hl)
-    t = now
-  end
-  local vals = {}
-  for i = 1, NV do
-    local x = tonumber(cur[4 + i]) or 0
-    if i <= ND then x = x * f end
-    vals[i] = x
-  end
+  local packed = redis.call('HGET', h, 's')
   if write or #journal > 0 then
-    for bi, b in ipairs(blocks) do
-      for i = 1, NV do vals[i] = vals[i] + b.vals[i] end
-      if b.st > 0 and (st == 0 or b.st < st) then st = b.st end
+    local x = {}
+    if packed then
+      for w in string.gmatch(packed, '%S+') do x[#x + 1] = tonumber(w) end
+    else
+      x[1] = now
+      for i = 2, NV + 4 do x[i] = 0 end
+    end
+    local t = x[1]
+    if now > t then
+      local f = 2 ^ (-(now - t) / hl)
+      for i = 5, ND + 4 do x[i] = x[i] * f end
+      x[1] = now
+    end
+    local grew_p, grew_c = false, false
+    for _, b in ipairs(blocks) do
+      for i = 1, NV do x[4 + i] = x[4 + i] + b.vals[i] end
+      if b.st > 0 and (x[2] == 0 or b.st < x[2]) then x[2] = b.st end
       local added = {}
       for _, p in ipairs(b.prods) do
         if redis.call('SADD', ps, p) == 1 then
-          dp = dp + 1
+          x[3] = x[3] + 1
           added[#added + 1] = p
+          grew_p = true
         end
       end
-      for _, c in ipairs(b.cats) do dc = dc + redis.call('SADD', cs, c) end
+      for _, c in ipairs(b.cats) do
+        if redis.call('SADD', cs, c) == 1 then
+          x[4] = x[4] + 1
+          grew_c = true
+        end
+      end
       b.added = added
     end
-    local hs = {'t', fmt(t), 'st', fmt(st), 'dp', dp, 'dc', dc}
-    for i = 1, NV do
-      if vals[i] < 0 then vals[i] = 0 end
-      hs[#hs + 1] = FIELDS[4 + i]
-      hs[#hs + 1] = fmt(vals[i])
+    for i = 5, NV + 4 do
+      if x[i] < 0 then x[i] = 0 end
     end
-    redis.call('HSET', h, unpack(hs))
-    local n = redis.call('SCARD', ps)
-    if n > pcap then redis.call('SPOP', ps, n - pcap) end
-    n = redis.call('SCARD', cs)
-    if n > ccap then redis.call('SPOP', cs, n - ccap) end
+    packed = string.format(PACK, unpack(x))
+    redis.call('HSET', h, 's', packed)
+    if grew_p then
+      local n = redis.call('SCARD', ps)
+      if n > pcap then redis.call('SPOP', ps, n - pcap) end
+    end
+    if grew_c then
+      local n = redis.call('SCARD', cs)
+      if n > ccap then redis.call('SPOP', cs, n - ccap) end
+    end
     for _, jm in ipairs(journal) do
       redis.call('HSET', mj, jm[1], cjson.encode({now, jm[2].vals, jm[2].added, jm[3]}))
       redis.call('EXPIRE', mj, math.ceil(undo_ttl))
     end
   end
-  local exists = redis.call('EXPIRE', h, ttl)
-  redis.call('EXPIRE', ps, ttl)
-  redis.call('EXPIRE', cs, ttl)
-  local row = {exists, fmt(t), fmt(st), tostring(dp), tostring(dc)}
-  for i = 1, NV do row[#row + 1] = fmt(vals[i]) end
-  row[#row + 1] = redis.call('SMEMBERS', ps)
-  row[#row + 1] = redis.call('SMEMBERS', cs)
-  row[#row + 1] = #journal
-  out[#out + 1] = row
+  if packed then
+    redis.call('EXPIRE', h, ttl)
+    redis.call('EXPIRE', ps, ttl)
+    redis.call('EXPIRE', cs, ttl)
+    out[#out + 1] = {packed, redis.call('SMEMBERS', ps), redis.call('SMEMBERS', cs), #journal}
+  else
+    out[#out + 1] = {'', {}, {}, 0}
+  end
 end
 return out
 """.replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
@@ -189,24 +194,27 @@ local m = cjson.decode(rec)
 if now - m[1] > undo_ttl then return -1 end
 local NV = __NV__
 local ND = __ND__
-local t = tonumber(redis.call('HGET', KEYS[1], 't'))
-if t then
-  local f = 1
-  if now > t then f = 2 ^ (-(now - t) / hl) else now = t end
-  local g = 2 ^ (-(now - m[1]) / hl)
-  local hs = {'t', string.format('%.17g', now)}
+local packed = redis.call('HGET', KEYS[1], 's')
+if packed then
+  local x = {}
+  for w in string.gmatch(packed, '%S+') do x[#x + 1] = tonumber(w) end
+  if now > x[1] then
+    local f = 2 ^ (-(now - x[1]) / hl)
+    for i = 5, ND + 4 do x[i] = x[i] * f end
+    x[1] = now
+  end
+  local g = 2 ^ (-(x[1] - m[1]) / hl)
   for i = 1, NV do
-    local x = tonumber(redis.call('HGET', KEYS[1], 'v' .. i)) or 0
     local d = m[2][i]
-    if i <= ND then x = x * f - d * g else x = x - d end
-    if x < 0 then x = 0 end
-    hs[#hs + 1] = 'v' .. i
-    hs[#hs + 1] = string.format('%.17g', x)
+    if i <= ND then d = d * g end
+    x[4 + i] = x[4 + i] - d
+    if x[4 + i] < 0 then x[4 + i] = 0 end
   end
-  redis.call('HSET', KEYS[1], unpack(hs))
   for _, p in ipairs(m[3]) do
-    if redis.call('SREM', KEYS[2], p) == 1 then redis.call('HINCRBY', KEYS[1], 'dp', -1) end
+    if redis.call('SREM', KEYS[2], p) == 1 and x[3] > 0 then x[3] = x[3] - 1 end
   end
+  redis.call('HSET', KEYS[1], 's', string.format(string.rep('%.17g ', NV + 3) .. '%.17g',
+                                                 unpack(x)))
 end
 redis.call('HDEL', KEYS[3], ARGV[1])
 local dev = m[4] or '-'
@@ -315,7 +323,7 @@ class RedisStore:
         dwell_cap: float = 300.0,
         flush_interval: float = 0.005,
         refresh_after: float = 10.0,
-        batch: int = 32,
+        batch: int = 16,
         backlog: int = 100_000,
         cluster: bool = False,
         clock: Callable[[], float] = time.time,
@@ -588,7 +596,7 @@ class RedisStore:
             rid, ttl = self._rid(key)
             row = await self._call_one(self._keys(rid), f"{ttl} 0 {_ZERO_BLOCK} 0", now)
             self.breaker.success()
-            if key not in self._local and row[0]:
+            if key not in self._local and row[0]:  # b"": Redis holds nothing for it
                 shared = self._shared(row)
                 entry = _Entry(key, shared.copy(), shared, now, now)
                 self._put(entry)
@@ -618,11 +626,10 @@ class RedisStore:
         raise AssertionError("unreachable")
 
     def _shared(self, row: list[Any]) -> SessionState:
-        values = [float(x) for x in row[5:5 + _NV]]
-        products = [int(x) for x in row[5 + _NV]]
-        categories = [int(x) for x in row[6 + _NV]]
-        return shared_state(float(row[1]), float(row[2]), float(row[3]), float(row[4]), values,
-                            products[:PRODUCT_RING], categories[:CATEGORY_RING], self.config)
+        x = [float(v) for v in row[0].split()]
+        return shared_state(x[0], x[1], x[2], x[3], x[4:4 + _NV],
+                            [int(v) for v in row[1]][:PRODUCT_RING],
+                            [int(v) for v in row[2]][:CATEGORY_RING], self.config)
 
     # -- the flusher --------------------------------------------------------------------------
 
@@ -698,6 +705,14 @@ class RedisStore:
             _release(entry)
             if isinstance(row, Exception):
                 failed.append((entry, snap, merges))
+                continue
+            if not row[0]:
+                # Redis holds nothing for it (expired there, or Redis restarted empty): what
+                # this process knows is sent whole with the next flush.
+                entry.base = None
+                entry.synced_at = after
+                if entry.key not in self._dirty:
+                    self._mark(entry)
                 continue
             shared = self._shared(row)
             extra = sync_delta(entry.state, snap, after)

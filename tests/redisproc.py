@@ -38,6 +38,18 @@ def shared_redis() -> redis.Redis:
     return client
 
 
+SHARED_FIELDS = ("t", "st", "dp", "dc", *(f"v{i}" for i in range(1, 20)))
+
+
+def shared_value(client: redis.Redis, key: str, name: str) -> float:
+    """One number of a state hash's packed field ``s`` (0 when the key is missing): ``v4`` is
+    the compare counter, ``v17`` the event count (see ``signals/redis_store.py``)."""
+    packed = client.hget(key, "s")
+    if packed is None:
+        return 0.0
+    return float(packed.split()[SHARED_FIELDS.index(name)])
+
+
 def delete_prefix(client: redis.Redis, prefix: str) -> None:
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         client.delete(key)

@@ -24,6 +24,7 @@ from tests.redisproc import (
     redis_cluster,
     redis_server,
     shared_redis,
+    shared_value,
 )
 
 pytestmark = pytest.mark.redis
@@ -124,19 +125,19 @@ def test_identify_is_idempotent_and_a_merge_can_be_undone(
             assert len(merges) == 1 and merges[0]["events"] == 5  # 4 compares + the login page
             client = shared_redis()
             pid = httpx.get(merges_url, headers=auth).json()["profile"]
-            compares_before = float(client.hget(f"{prefix}:{{{pid}}}:h", "v4") or 0)
+            compares_before = shared_value(client, f"{prefix}:{{{pid}}}:h", "v4")
             assert compares_before > 3.9
             a.get("/identify?user=bob")  # the origin says it again: nothing changes
             a.cookies.delete("ig_pid")  # even when the device lost its profile cookie
             a.get("/identify?user=bob")
             _wait_synced(p)
             assert len(httpx.get(merges_url, headers=auth).json()["merges"]) == 1
-            assert float(client.hget(f"{prefix}:{{{pid}}}:h", "v4")) <= compares_before
+            assert shared_value(client, f"{prefix}:{{{pid}}}:h", "v4") <= compares_before
             undo = httpx.post(f"{merges_url}/{merges[0]['id']}/undo", headers=auth)
             assert undo.status_code == 200
             assert httpx.post(f"{merges_url}/{merges[0]['id']}/undo",
                               headers=auth).status_code == 404
-            assert float(client.hget(f"{prefix}:{{{pid}}}:h", "v4")) < 0.01
+            assert shared_value(client, f"{prefix}:{{{pid}}}:h", "v4") < 0.01
             assert httpx.get(merges_url, headers=auth).json()["merges"] == []
             bad = httpx.post(f"{merges_url}/not-an-id/undo", headers=auth)
             assert bad.status_code == 400 and "merge id" in bad.json()["error"]
@@ -191,7 +192,7 @@ def test_redis_stopped_mid_traffic_then_restarted(origin: str, tmp_path: Path) -
             server.start()  # empty: a Redis without persistence lost what it held
             _wait_synced(p, timeout=20)
             client = server.client()
-            events = sorted(float(client.hget(k, "v17"))
+            events = sorted(shared_value(client, k, "v17")
                             for k in client.scan_iter(match="igfault:*:h"))
             # The first shopper's seven requests made while Redis was away, and the four
             # new shoppers' ten each: every buffered update arrived, none twice.
@@ -238,7 +239,7 @@ def test_many_workers_share_one_profile_per_shopper(
         assert classes[-1] == "comparison-shopper"
         client = shared_redis()
         keys = [k for k in client.scan_iter(match=f"{prefix}:*:h")]
-        assert len(keys) == 1 and float(client.hget(keys[0], "v17")) == 8.0
+        assert len(keys) == 1 and shared_value(client, keys[0], "v17") == 8.0
         client.close()
 
 

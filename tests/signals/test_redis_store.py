@@ -19,7 +19,13 @@ from signals.identity import IdentityCodec
 from signals.redis_store import Breaker, RedisStore
 from signals.state import DECAYED_AT, EVENTS, SYNC_FIELDS, SessionState
 from signals.store import PROFILE_PREFIX
-from tests.redisproc import SHARED_URL, delete_prefix, redis_server, shared_redis
+from tests.redisproc import (
+    SHARED_URL,
+    delete_prefix,
+    redis_server,
+    shared_redis,
+    shared_value,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -216,8 +222,8 @@ async def test_changes_made_while_redis_is_down_are_applied_when_it_returns(
             await asyncio.sleep(0.05)
         assert store.stats()["backlog"] == 0 and store.stats()["up"] == 1
         client = server.client()
-        h = client.hgetall(f"{store.prefix}:{{{PROFILE}}}:h")
-        assert float(h[b"v17"]) == 5.0  # the five changes made during the outage
+        events = shared_value(client, f"{store.prefix}:{{{PROFILE}}}:h", "v17")
+        assert events == 5.0  # the five changes made during the outage
         client.close()
 
 
