@@ -716,7 +716,12 @@ class RedisStore:
                 continue
             shared = self._shared(row)
             extra = sync_delta(entry.state, snap, after)
-            entry.base = shared.copy()
+            base = shared.copy()
+            for _mid, _dev, md in entry.merges:
+                # Merged here while this flush was in flight: shown in the state (so in
+                # ``extra``) and still to travel as a merge, so not part of the next delta.
+                add_delta(base, md, after)
+            entry.base = base
             adopt(entry.state, shared, None if extra.is_empty() else extra, after)
             entry.synced_at = after
             self.stats_["flushed_keys"] += 1

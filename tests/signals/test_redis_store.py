@@ -295,3 +295,26 @@ def test_any_state_survives_the_round_trip_through_redis(events: list) -> None:
     assert got.events_seen == sent.events_seen
     assert {h for h in got.products if h} == {h for h in sent.products if h}
     assert {h for h in got.categories if h} == {h for h in sent.categories if h}
+
+
+async def test_a_merge_made_while_a_flush_is_in_flight_counts_once(make_store) -> None:
+    a, b = await make_store(), await make_store()
+    now = time.time()
+    profile = a.create(PKEY, now)
+    _compare(profile, now, "own")
+    a.changed(PKEY)
+    in_flight = asyncio.get_running_loop().create_task(a.flush())
+    await asyncio.sleep(0)  # the flush has taken its snapshot and is waiting for Redis
+    session = a.create("session-b", now)
+    for i in range(4):
+        _compare(session, now, f"s{i}")
+    assert a.merge(PKEY, "merge-x", session, "device-b", now)
+    await in_flight
+    await a.flush()
+    a.changed(PKEY)
+    await a.flush()  # once more: nothing may be sent twice
+    await b.fetch(PKEY)
+    for store in (a, b):
+        got = store.get(PKEY, now)
+        assert got is not None and got.events_seen == 5
+        assert 4.99 < got.v[COMPARE] * got.decay_factor(now) <= 5.0
