@@ -353,6 +353,7 @@ class RedisStore:
         self._dirty: dict[str, _Entry] = {}
         self._links: list[tuple[str, str, str | None]] = []  # (device pseud, profile, op)
         self._inflight: dict[str, asyncio.Future[None]] = {}
+        self._flush_lock: asyncio.Lock | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._apply_sha = ""
@@ -664,7 +665,14 @@ class RedisStore:
                 raise StoreUnavailable("redis unavailable: changes kept for later")
 
     async def _flush_batch(self) -> bool:
-        """Send one batch; False when Redis failed (the batch is kept)."""
+        """Send one batch; False when Redis failed (the batch is kept). One batch at a time:
+        an entry's sync base is only right if no other sync of it is in flight."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            return await self._flush_one_batch()
+
+    async def _flush_one_batch(self) -> bool:
         dirty = self._dirty
         entries: list[_Entry] = []
         for key in list(dirty)[: self.batch]:
