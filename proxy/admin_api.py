@@ -43,7 +43,6 @@ from proxy.models import read_model_file
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
 from signals.features import raw_value
-from signals.store import PROFILE_PREFIX
 
 if TYPE_CHECKING:
     from proxy.admin import AdminApp
@@ -412,13 +411,10 @@ class AdminAPI:
             except AuditSinkError as exc:
                 raise HTTPError(503, f"erasure incomplete, retry: {exc}") from None
         events_removed = _scrub_recorded(engine.recorder, pseudonyms)
-        store.delete(PROFILE_PREFIX + profile)
-        shared_removed = 0
-        if store.remote:
-            try:
-                shared_removed = await store.erase_profile(profile)
-            except StoreUnavailable as exc:
-                raise HTTPError(503, f"erasure incomplete, retry: {exc}") from None
+        try:
+            shared_removed = await store.erase_profile(profile)
+        except StoreUnavailable as exc:
+            raise HTTPError(503, f"erasure incomplete, retry: {exc}") from None
         return 200, {"profile": profile, "devices_unlinked": unlinked,
                      "store_keys_deleted": shared_removed,
                      "sessions_deleted": deleted_states, "journals_deleted": len(sessions),
@@ -440,13 +436,8 @@ class AdminAPI:
         """``GET api/profiles/<user>/merges``: the identify merges that can still be undone."""
         profile = self._merge_user(scope, "/merges")
         engine = self.runtime.engine
-        store: Any = engine.store
-        now = engine.clock()
         try:
-            if store.remote:
-                merges = await store.merges_of(profile, now)
-            else:
-                merges = store.merges(PROFILE_PREFIX + profile, now)
+            merges = await engine.store.merges_of(profile, engine.clock())
         except StoreUnavailable as exc:
             raise HTTPError(503, f"profile store unavailable, retry: {exc}") from None
         return 200, {"profile": profile, "merges": merges}, ()
@@ -463,13 +454,8 @@ class AdminAPI:
         scope = dict(scope, path=f"/_intentgate/api/profiles/{head}/merges")
         profile = self._merge_user(scope, "/merges")
         engine = self.runtime.engine
-        store: Any = engine.store
-        now = engine.clock()
         try:
-            if store.remote:
-                result = await store.undo_merge(profile, merge_id, now)
-            else:
-                result = 1 if store.undo_merge(PROFILE_PREFIX + profile, merge_id, now) else 0
+            result = await engine.store.undo_merge(profile, merge_id, engine.clock())
         except StoreUnavailable as exc:
             raise HTTPError(503, f"profile store unavailable, retry: {exc}") from None
         if result == 0:

@@ -38,9 +38,11 @@ class ProfileStore(Protocol):
     def delete(self, key: str) -> bool: ...
     def merge(self, profile_key: str, merge_id: str, contribution: SessionState | None,
               device: str, now: float) -> bool: ...
-    def merges(self, profile_key: str, now: float) -> list[dict[str, object]]: ...
     def unlink(self, device: str) -> bool: ...
     async def fetch(self, key: str) -> None: ...
+    async def merges_of(self, profile: str, now: float) -> list[dict[str, object]]: ...
+    async def undo_merge(self, profile: str, merge_id: str, now: float) -> int: ...
+    async def erase_profile(self, profile: str) -> int: ...
     def stats(self) -> dict[str, int]: ...
 
 
@@ -189,23 +191,37 @@ class MemoryStore:
             self._merges.popitem(last=False)
         return True
 
-    def merges(self, profile_key: str, now: float) -> list[dict[str, object]]:
-        """The profile's merges that can still be undone, oldest first."""
-        return [m.to_dict() for m in self._merges.values()
-                if m.profile_key == profile_key and now - m.delta.at <= self.undo_ttl]
+    # The admin surface's calls: the same, async, signatures as RedisStore's.
 
-    def undo_merge(self, profile_key: str, merge_id: str, now: float) -> bool:
+    async def merges_of(self, profile: str, now: float) -> list[dict[str, object]]:
+        """The profile's merges that can still be undone, oldest first."""
+        key = PROFILE_PREFIX + profile
+        return [m.to_dict() for m in self._merges.values()
+                if m.profile_key == key and now - m.delta.at <= self.undo_ttl]
+
+    async def undo_merge(self, profile: str, merge_id: str, now: float) -> int:
         """Take a merge's contribution back out of the profile (decayed to ``now``) and unlink
-        its device. False: no such merge, or older than the undo period."""
+        its device: 1 undone, 0 no such merge, -1 older than the undo period."""
+        key = PROFILE_PREFIX + profile
         rec = self._merges.get(merge_id)
-        if rec is None or rec.profile_key != profile_key or now - rec.delta.at > self.undo_ttl:
-            return False
+        if rec is None or rec.profile_key != key:
+            return 0
+        if now - rec.delta.at > self.undo_ttl:
+            return -1
         del self._merges[merge_id]
-        profile = self.get(profile_key, now)
-        if profile is not None:
-            add_delta(profile, rec.delta, now, sign=-1.0)
+        state = self.get(key, now)
+        if state is not None:
+            add_delta(state, rec.delta, now, sign=-1.0)
         self.unlink(rec.device)
-        return True
+        return 1
+
+    async def erase_profile(self, profile: str) -> int:
+        """Forget the profile's state and merge records; returns how many entries went."""
+        key = PROFILE_PREFIX + profile
+        mids = [mid for mid, m in self._merges.items() if m.profile_key == key]
+        for mid in mids:
+            del self._merges[mid]
+        return int(self.delete(key)) + len(mids)
 
     def link(self, device: str, profile: str, now: float) -> None:
         self._links.put(device, profile, now)

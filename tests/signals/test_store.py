@@ -50,7 +50,7 @@ def _compares(n: int, ts: float = 100.0) -> SessionState:
     return s
 
 
-def test_memory_store_merges_a_session_into_a_profile_once_and_undoes_it() -> None:
+async def test_memory_store_merges_a_session_into_a_profile_once_and_undoes_it() -> None:
     store = MemoryStore(capacity=10, idle_ttl=60.0, undo_ttl=50.0)
     assert store.merge("p:alice", "m1", _compares(3), "dev-a", 100.0)
     assert not store.merge("p:alice", "m1", _compares(3), "dev-a", 101.0)  # repeated: no-op
@@ -59,12 +59,14 @@ def test_memory_store_merges_a_session_into_a_profile_once_and_undoes_it() -> No
     assert profile is not None and profile.events_seen == 5
     assert profile.counter(EventKind.COMPARE, 100.0) == 5.0
     assert store.profile_of("dev-b", 100.0) == "alice"
-    assert [m["id"] for m in store.merges("p:alice", 120.0)] == ["m1", "m2"]
-    assert store.undo_merge("p:alice", "m2", 120.0)
-    assert not store.undo_merge("p:alice", "m2", 120.0)
+    assert [m["id"] for m in await store.merges_of("alice", 120.0)] == ["m1", "m2"]
+    assert await store.undo_merge("alice", "m2", 120.0) == 1
+    assert await store.undo_merge("alice", "m2", 120.0) == 0
     assert profile.events_seen == 3 and store.profile_of("dev-b", 120.0) is None
     assert abs(profile.counter(EventKind.COMPARE, 120.0) - 3 * 2 ** (-20 / 600)) < 1e-9
-    assert not store.undo_merge("p:alice", "m1", 200.0)  # past the undo period
+    assert await store.undo_merge("alice", "m1", 200.0) == -1  # past the undo period
+    assert await store.erase_profile("alice") == 2  # the state and the remaining merge
+    assert store.get("p:alice", 200.0) is None and await store.merges_of("alice", 200.0) == []
 
 
 def test_memory_store_keeps_profiles_beyond_the_session_ttl() -> None:
