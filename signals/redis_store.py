@@ -25,20 +25,31 @@ one profile in one Cluster slot through the ``{id}`` hash tag:
     P:{id}:p   set of product hashes (capped)        P:{id}:c   set of category hashes (capped)
     P:{id}:m   hash merge id -> what the merge added (profiles only; undo journal)
     P:{id}:d   set of linked device pseudonyms (profiles only; erasure finds devices here)
+    P:{id}:q   hash writer id -> highest delta sequence applied (exactly-once flushes)
     P:{dev}:l  string: the profile a device is linked to (dev = device pseudonym)
+
+Exactly once: every delta a process sends carries (writer id, sequence number). A flush whose
+reply is lost (a timeout after Redis ran the script, a dropped connection) keeps its deltas and
+sends them again, with the same numbers, ahead of anything new; the script skips a sequence it
+has already applied. At most ``_MAX_UNACKED`` such deltas wait per key: past that, new changes
+stay in the local state until Redis answers (nothing is lost, nothing counts twice). The
+scripts themselves live in ``signals/redis_scripts.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from signals import redis_scripts
 from signals.errors import StoreUnavailable
 from signals.state import (
     CATEGORY_RING,
@@ -58,169 +69,8 @@ from signals.store import PROFILE_PREFIX
 logger = logging.getLogger(__name__)
 
 _NV = len(SYNC_FIELDS)
-
-# Applies deltas (always) and merges (once per merge id) to a batch of keys in one slot; returns
-# each key's total. KEYS: 5 per entry (hash, products, categories, merge journal, devices).
-# ARGV: now, half_life, undo_ttl, product cap, category cap, then one space-separated string per
-# entry: ttl, write flag, delta block, merge count, and per merge: id, device pseudonym ("-":
-# none), block. A block: 19 values, started, n products, products, n categories, categories.
-# One string per entry rather than ~30 arguments: redis-py encodes each argument in Python,
-# and that was most of the client's cost per key.
-APPLY_LUA = """
-local now = tonumber(ARGV[1])
-local hl = tonumber(ARGV[2])
-local undo_ttl = tonumber(ARGV[3])
-local pcap = tonumber(ARGV[4])
-local ccap = tonumber(ARGV[5])
-local NV = __NV__
-local ND = __ND__
--- The shared state is one field, 's': t st dp dc v1..v19, formatted in one call.
-local PACK = string.rep('%.17g ', NV + 3) .. '%.17g'
-local out = {}
-local A = {}
-local a = 1
-local function read_block()
-  local b = {vals = {}, prods = {}, cats = {}}
-  for i = 1, NV do b.vals[i] = tonumber(A[a + i - 1]) end
-  a = a + NV
-  b.st = tonumber(A[a])
-  local n = tonumber(A[a + 1])
-  a = a + 2
-  for j = 1, n do b.prods[j] = A[a + j - 1] end
-  a = a + n
-  n = tonumber(A[a])
-  a = a + 1
-  for j = 1, n do b.cats[j] = A[a + j - 1] end
-  a = a + n
-  return b
-end
-for k = 1, #KEYS, 5 do
-  local h, ps, cs, mj, dv = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
-  A = {}
-  for w in string.gmatch(ARGV[5 + (k + 4) / 5], '%S+') do A[#A + 1] = w end
-  local ttl = tonumber(A[1])
-  local write = A[2] == '1'
-  a = 3
-  local blocks = {read_block()}
-  local journal = {}
-  local nm = tonumber(A[a])
-  a = a + 1
-  for m = 1, nm do
-    local mid, dev = A[a], A[a + 1]
-    a = a + 2
-    local b = read_block()
-    if redis.call('HEXISTS', mj, mid) == 0 then
-      blocks[#blocks + 1] = b
-      journal[#journal + 1] = {mid, b, dev}
-    end
-    if dev ~= '-' then
-      redis.call('SADD', dv, dev)
-      redis.call('EXPIRE', dv, ttl)
-    end
-  end
-  local packed = redis.call('HGET', h, 's')
-  if write or #journal > 0 then
-    local x = {}
-    if packed then
-      for w in string.gmatch(packed, '%S+') do x[#x + 1] = tonumber(w) end
-    else
-      x[1] = now
-      for i = 2, NV + 4 do x[i] = 0 end
-    end
-    local t = x[1]
-    if now > t then
-      local f = 2 ^ (-(now - t) / hl)
-      for i = 5, ND + 4 do x[i] = x[i] * f end
-      x[1] = now
-    end
-    local grew_p, grew_c = false, false
-    for _, b in ipairs(blocks) do
-      for i = 1, NV do x[4 + i] = x[4 + i] + b.vals[i] end
-      if b.st > 0 and (x[2] == 0 or b.st < x[2]) then x[2] = b.st end
-      local added = {}
-      for _, p in ipairs(b.prods) do
-        if redis.call('SADD', ps, p) == 1 then
-          x[3] = x[3] + 1
-          added[#added + 1] = p
-          grew_p = true
-        end
-      end
-      for _, c in ipairs(b.cats) do
-        if redis.call('SADD', cs, c) == 1 then
-          x[4] = x[4] + 1
-          grew_c = true
-        end
-      end
-      b.added = added
-    end
-    for i = 5, NV + 4 do
-      if x[i] < 0 then x[i] = 0 end
-    end
-    packed = string.format(PACK, unpack(x))
-    redis.call('HSET', h, 's', packed)
-    if grew_p then
-      local n = redis.call('SCARD', ps)
-      if n > pcap then redis.call('SPOP', ps, n - pcap) end
-    end
-    if grew_c then
-      local n = redis.call('SCARD', cs)
-      if n > ccap then redis.call('SPOP', cs, n - ccap) end
-    end
-    for _, jm in ipairs(journal) do
-      redis.call('HSET', mj, jm[1], cjson.encode({now, jm[2].vals, jm[2].added, jm[3]}))
-      redis.call('EXPIRE', mj, math.ceil(undo_ttl))
-    end
-  end
-  if packed then
-    redis.call('EXPIRE', h, ttl)
-    redis.call('EXPIRE', ps, ttl)
-    redis.call('EXPIRE', cs, ttl)
-    out[#out + 1] = {packed, redis.call('SMEMBERS', ps), redis.call('SMEMBERS', cs), #journal}
-  else
-    out[#out + 1] = {'', {}, {}, 0}
-  end
-end
-return out
-""".replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
-
-# Takes one merge back out: KEYS hash, products, merge journal, devices; ARGV merge id, now,
-# half-life, undo period. Returns {1, device pseudonym} (undone), 0 (no such merge), -1 (older
-# than the undo period).
-UNDO_LUA = """
-local rec = redis.call('HGET', KEYS[3], ARGV[1])
-if not rec then return 0 end
-local now, hl, undo_ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local m = cjson.decode(rec)
-if now - m[1] > undo_ttl then return -1 end
-local NV = __NV__
-local ND = __ND__
-local packed = redis.call('HGET', KEYS[1], 's')
-if packed then
-  local x = {}
-  for w in string.gmatch(packed, '%S+') do x[#x + 1] = tonumber(w) end
-  if now > x[1] then
-    local f = 2 ^ (-(now - x[1]) / hl)
-    for i = 5, ND + 4 do x[i] = x[i] * f end
-    x[1] = now
-  end
-  local g = 2 ^ (-(x[1] - m[1]) / hl)
-  for i = 1, NV do
-    local d = m[2][i]
-    if i <= ND then d = d * g end
-    x[4 + i] = x[4 + i] - d
-    if x[4 + i] < 0 then x[4 + i] = 0 end
-  end
-  for _, p in ipairs(m[3]) do
-    if redis.call('SREM', KEYS[2], p) == 1 and x[3] > 0 then x[3] = x[3] - 1 end
-  end
-  redis.call('HSET', KEYS[1], 's', string.format(string.rep('%.17g ', NV + 3) .. '%.17g',
-                                                 unpack(x)))
-end
-redis.call('HDEL', KEYS[3], ARGV[1])
-local dev = m[4] or '-'
-if dev ~= '-' then redis.call('SREM', KEYS[4], dev) end
-return {1, dev}
-""".replace("__NV__", str(_NV)).replace("__ND__", str(_NV - 3))
+_SUFFIXES = ("h", "p", "c", "m", "d", "q")  # one profile's keys, in the scripts' KEYS order
+_MAX_UNACKED = 16  # deltas per key whose reply was lost, kept to be sent again (same numbers)
 
 
 class Breaker:
@@ -271,7 +121,7 @@ class Breaker:
 class _Entry:
     """A local key: its state, the shared total it was last synced to, pending merges."""
 
-    __slots__ = ("key", "state", "base", "merges", "synced_at", "touched", "ready")
+    __slots__ = ("key", "state", "base", "merges", "synced_at", "touched", "ready", "unacked")
 
     def __init__(self, key: str, state: SessionState, base: SessionState | None,
                  synced_at: float, now: float) -> None:
@@ -285,10 +135,13 @@ class _Entry:
         # Redis: requests wait for it (bounded), so the first one after a cross-device
         # identify is already classified from the whole profile.
         self.ready: asyncio.Future[None] | None = None
+        # Deltas sent whose reply never came (maybe applied, maybe not): sent again, with the
+        # same sequence numbers, until Redis answers. ``base`` already includes them.
+        self.unacked: list[tuple[int, SyncDelta]] = []
 
 
 def _block(d: SyncDelta) -> str:
-    """A delta as the script reads it (see APPLY_LUA): space-separated numbers."""
+    """A delta as the script reads it (see ``redis_scripts.APPLY``): space-separated numbers."""
     return " ".join(map(str, (*d.values, d.started, len(d.products), *d.products,
                               len(d.categories), *d.categories)))
 
@@ -299,7 +152,6 @@ _SLICE = 4
 _MAX_PENDING_MERGES = 64  # per profile, while Redis is away
 _SCRIPT_KEYS = 8
 
-_ZERO_BLOCK = " ".join(["0"] * (_NV + 3))
 
 
 class RedisStore:
@@ -358,6 +210,8 @@ class RedisStore:
         self._task: asyncio.Task[None] | None = None
         self._apply_sha = ""
         self._undo_sha = ""
+        self.writer = os.urandom(6).hex()  # this process's id in the applied-sequences hash
+        self._seq = itertools.count(1)
         self._closing = False
         self.stats_: dict[str, int] = dict.fromkeys(
             ("fetches", "fetch_hits", "fetch_skipped", "fetch_errors", "flushes", "flushed_keys",
@@ -424,8 +278,8 @@ class RedisStore:
         try:
             if self.cluster:
                 await self.client.initialize()
-            self._apply_sha = await self.client.script_load(APPLY_LUA)
-            self._undo_sha = await self.client.script_load(UNDO_LUA)
+            self._apply_sha = await self.client.script_load(redis_scripts.APPLY)
+            self._undo_sha = await self.client.script_load(redis_scripts.UNDO)
         except Exception as exc:
             raise StoreUnavailable(f"redis: {exc!r}") from exc
 
@@ -437,12 +291,15 @@ class RedisStore:
             return key[len(PROFILE_PREFIX):], self.profile_ttl
         return "s" + self.pseudonym("s:" + key), self.session_ttl
 
+    def key(self, rid: str, suffix: str) -> str:
+        """The one key builder: ``P:{rid}:suffix`` (the hash tag keeps a profile in one slot)."""
+        return f"{self.prefix}:{{{rid}}}:{suffix}"
+
     def _keys(self, rid: str) -> list[str]:
-        p = f"{self.prefix}:{{{rid}}}:"
-        return [p + "h", p + "p", p + "c", p + "m", p + "d"]
+        return [self.key(rid, s) for s in _SUFFIXES]
 
     def link_key(self, device: str) -> str:
-        return f"{self.prefix}:{{{self.pseudonym('d:' + device)}}}:l"
+        return self.key(self.pseudonym("d:" + device), "l")
 
     # -- the request path (no await) ----------------------------------------------------------
 
@@ -491,7 +348,8 @@ class RedisStore:
         while len(local) > self.capacity:
             key, old = local.popitem(last=False)
             self.stats_["evictions"] += 1
-            if key not in self._dirty and old.state.v != (old.base.v if old.base else None):
+            if key not in self._dirty and (old.unacked or old.state.v != (
+                    old.base.v if old.base else None)):
                 self.stats_["unsynced_evicted"] += 1
 
     def _drop(self, key: str, entry: _Entry) -> None:
@@ -595,7 +453,7 @@ class RedisStore:
         try:
             now = self.clock()
             rid, ttl = self._rid(key)
-            row = await self._call_one(self._keys(rid), f"{ttl} 0 {_ZERO_BLOCK} 0", now)
+            row = await self._call_one(self._keys(rid), f"{ttl} {self.writer} 0 0", now)
             self.breaker.success()
             if key not in self._local and row[0]:  # b"": Redis holds nothing for it
                 shared = self._shared(row)
@@ -611,15 +469,20 @@ class RedisStore:
             fut.set_result(None)
 
     async def _call_one(self, keys: list[str], args: str, now: float) -> Any:
-        """One script call without a pipeline (a pipeline costs ~100 µs of client CPU more)."""
+        """One apply call without a pipeline (a pipeline costs ~100 µs of client CPU more)."""
+        head = (now, self.config.half_life, self.undo_ttl, PRODUCT_RING, CATEGORY_RING)
+        rows = await self._evalsha("_apply_sha", keys, *head, args)
+        return rows[0]
+
+    async def _evalsha(self, script: str, keys: list[str], *args: object) -> Any:
+        """Run a loaded script (``script`` names its sha attribute); when Redis has forgotten
+        it (NOSCRIPT: a restart, SCRIPT FLUSH) load the scripts again and run it once more."""
         from redis.exceptions import NoScriptError
 
-        head = (now, self.config.half_life, self.undo_ttl, PRODUCT_RING, CATEGORY_RING)
         for attempt in (0, 1):
             try:
-                rows = await self.client.execute_command(
-                    "EVALSHA", self._apply_sha, len(keys), *keys, *head, args)
-                return rows[0]
+                return await self.client.execute_command(
+                    "EVALSHA", getattr(self, script), len(keys), *keys, *args)
             except NoScriptError:
                 if attempt:
                     raise
@@ -680,20 +543,29 @@ class RedisStore:
         links, self._links = self._links[: self.batch], self._links[self.batch:]
         now = self.clock()
         calls: list[tuple[list[str], str]] = []
-        sent: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
+        sent: list[_Sent] = []
         for n, entry in enumerate(entries):
             if n and n % _SLICE == 0:
                 await asyncio.sleep(0)  # never hold the event loop for a whole batch
             snap = entry.state.copy()
             delta = sync_delta(snap, entry.base, now)
             merges, entry.merges = entry.merges, []
-            write = 0 if delta.is_empty() else 1
+            deltas = list(entry.unacked)
+            ref: SessionState | None = snap
+            if not delta.is_empty():
+                if len(deltas) < _MAX_UNACKED:
+                    deltas.append((next(self._seq), delta))
+                else:  # too many answers lost: the change waits in the local state
+                    ref = entry.base
             rid, ttl = self._rid(entry.key)
-            args = f"{ttl} {write} {_block(delta)} {len(merges)}"
+            args = f"{ttl} {self.writer} {len(deltas)}"
+            for seq, d in deltas:
+                args += f" {seq} {_block(d)}"
+            args += f" {len(merges)}"
             for mid, dev, md in merges:
                 args += f" {mid} {dev or '-'} {_block(md)}"
             calls.append((self._keys(rid), args))
-            sent.append((entry, snap, merges))
+            sent.append(_Sent(entry, ref, merges, deltas))
         self.stats_["flushes"] += 1
         try:
             rows = await self._apply(calls, now, links)
@@ -704,16 +576,18 @@ class RedisStore:
             logger.warning("redis flush failed: %r", exc)
             return False
         self.breaker.success()
-        failed: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]] = []
+        failed: list[_Sent] = []
         after = self.clock()
-        for n, ((entry, snap, merges), row) in enumerate(zip(sent, rows, strict=True)):
+        for n, (item, row) in enumerate(zip(sent, rows, strict=True)):
             if n and n % _SLICE == 0:
                 await asyncio.sleep(0)
                 after = self.clock()
+            entry = item.entry
             _release(entry)
             if isinstance(row, Exception):
-                failed.append((entry, snap, merges))
+                failed.append(item)
                 continue
+            entry.unacked = []
             if not row[0]:
                 # Redis holds nothing for it (expired there, or Redis restarted empty): what
                 # this process knows is sent whole with the next flush.
@@ -723,7 +597,7 @@ class RedisStore:
                     self._mark(entry)
                 continue
             shared = self._shared(row)
-            extra = sync_delta(entry.state, snap, after)
+            extra = sync_delta(entry.state, item.ref, after)
             base = shared.copy()
             for _mid, _dev, md in entry.merges:
                 # Merged here while this flush was in flight: shown in the state (so in
@@ -738,13 +612,18 @@ class RedisStore:
             return False
         return True
 
-    def _requeue(self, sent: list[tuple[_Entry, SessionState, list[tuple[str, str, SyncDelta]]]],
-                 links: list[tuple[str, str, str | None]]) -> None:
-        """Put a failed batch back in front of the queue (its changes are still local)."""
+    def _requeue(self, sent: list[_Sent], links: list[tuple[str, str, str | None]]) -> None:
+        """Put a failed batch back in front of the queue. Its deltas may or may not have been
+        applied (a reply lost after the script ran): they are kept to be sent again with the
+        same sequence numbers, and the base moves past them so nothing is sent under a new one.
+        Merges are idempotent by merge id and go back as they were."""
         back: dict[str, _Entry] = {}
-        for entry, _snap, merges in sent:
+        for item in sent:
+            entry = item.entry
             _release(entry)
-            entry.merges = merges + entry.merges
+            entry.merges = item.merges + entry.merges
+            entry.unacked = item.deltas
+            entry.base = item.ref
             back[entry.key] = entry
         for key, entry in self._dirty.items():
             if key not in back:
@@ -823,8 +702,7 @@ class RedisStore:
         keys = self._keys(profile)
         try:
             devices = await self.client.smembers(keys[4])
-            links = [f"{self.prefix}:{{{d.decode() if isinstance(d, bytes) else d}}}:l"
-                     for d in devices]
+            links = [self.key(d.decode() if isinstance(d, bytes) else d, "l") for d in devices]
             removed = 0
             for k in keys + links:  # one slot per call: works on a Cluster too
                 removed += int(await self.client.delete(k))
@@ -850,14 +728,14 @@ class RedisStore:
         so the next request reads the corrected profile."""
         keys = self._keys(profile)
         try:
-            reply = await self.client.evalsha(
-                self._undo_sha, 4, keys[0], keys[1], keys[3], keys[4], merge_id, now,
+            reply = await self._evalsha(
+                "_undo_sha", [keys[0], keys[1], keys[3], keys[4]], merge_id, now,
                 self.config.half_life, self.undo_ttl)
             if not isinstance(reply, list):
                 return int(reply)
             device = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
             if device != "-":  # the device's link lives in its own slot
-                await self.client.delete(f"{self.prefix}:{{{device}}}:l")
+                await self.client.delete(self.key(device, "l"))
         except Exception as exc:
             raise StoreUnavailable(f"redis: {exc!r}") from exc
         self.delete(PROFILE_PREFIX + profile)
@@ -871,6 +749,17 @@ class RedisStore:
                    pending_links=len(self._links), up=int(self.breaker.closed),
                    breaker_trips=self.breaker.trips)
         return out
+
+
+class _Sent(NamedTuple):
+    """One key of a flush in flight: ``ref`` is the state Redis's total reflects once the sent
+    deltas are applied (the snapshot the delta was taken from, or the old base when the new
+    change had to wait), then what was sent."""
+
+    entry: _Entry
+    ref: SessionState | None
+    merges: list[tuple[str, str, SyncDelta]]
+    deltas: list[tuple[int, SyncDelta]]
 
 
 def _release(entry: _Entry) -> None:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signals.errors import StoreUnavailable
 from signals.events import EventKind, ShopperEvent
 from signals.identity import IdentityCodec
 from signals.redis_store import Breaker, RedisStore
@@ -318,3 +319,84 @@ async def test_a_merge_made_while_a_flush_is_in_flight_counts_once(make_store) -
         got = store.get(PKEY, now)
         assert got is not None and got.events_seen == 5
         assert 4.99 < got.v[COMPARE] * got.decay_factor(now) <= 5.0
+
+
+class _ReplyCutter:
+    """A TCP relay to the shared Redis on loopback. Armed, it lets the next command through,
+    waits for Redis's reply (so the command has run) and closes the client's connection instead
+    of passing the reply on: the client cannot know whether its write was applied."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.cut = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    async def _handle(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", 6379)
+        self._writers += [cw, uw]
+
+        async def up() -> None:
+            while data := await cr.read(65536):
+                uw.write(data)
+                await uw.drain()
+
+        async def down() -> None:
+            while data := await ur.read(65536):
+                if self.armed:
+                    self.armed = False
+                    self.cut += 1
+                    cw.close()
+                    uw.close()
+                    return
+                cw.write(data)
+                await cw.drain()
+
+        tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in tasks:
+            t.cancel()
+        cw.close()
+        uw.close()
+
+    async def close(self) -> None:
+        for w in self._writers:
+            w.close()
+        if self._server is not None:
+            self._server.close()
+
+
+async def test_a_flush_whose_reply_is_lost_is_applied_once_when_sent_again(
+        make_store, prefix: str) -> None:
+    relay = _ReplyCutter()
+    url = await relay.start()
+    try:
+        store = await make_store(url, timeout=2.0)
+        now = time.time()
+        state = store.create(PKEY, now)
+        for i in range(3):
+            _compare(state, now, f"p{i}")
+        store.changed(PKEY)
+        relay.armed = True
+        with pytest.raises(StoreUnavailable):
+            await store.flush()  # Redis ran the script; its answer never came back
+        assert relay.cut == 1
+        _compare(state, now, "after")  # more arrives before the retry
+        store.changed(PKEY)
+        await store.flush()  # the same delta again, plus what is new
+        key = f"{prefix}:{{{PROFILE}}}:h"
+        client = shared_redis()
+        events = shared_value(client, key, "v17")
+        compares = shared_value(client, key, "v4")
+        client.close()
+        assert events == 4
+        assert 3.99 < compares <= 4.0
+        got = store.get(PKEY, time.time())
+        assert got is not None and got.events_seen == 4
+    finally:
+        await relay.close()
