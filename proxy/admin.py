@@ -1,13 +1,15 @@
 """The proxy's own surface under ``/_intentgate/``: health, metrics, the beacon and its script.
 
 Raw ASGI with one error path: every failure is a 4xx with a JSON reason, never a 500 or a
-traceback. ``health``, ``beacon`` and ``beacon.js`` need no token; everything else needs the
-admin bearer token, compared in constant time. The admin API of later issues mounts here.
+traceback. ``health``, ``beacon`` and ``beacon.js`` are public; everything else is the admin
+surface: on its own listener when one is set (404 on the shoppers' port), behind
+``proxy.admin_auth`` (allow-list, throttle, role token: ``read`` for GET, ``write`` otherwise),
+with every ``write`` request audited (``proxy.admin_audit``) and ``no-store``/``nosniff``/
+``frame-ancestors 'none'`` on every response. The admin API of later issues mounts here.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -18,21 +20,34 @@ from proxy.types import Receive, Scope, Send
 from signals.beacon import BEACON_JS, MAX_BEACON_BYTES, parse_beacon
 
 if TYPE_CHECKING:
+    from proxy.admin_audit import AdminAudit
+    from proxy.admin_auth import AdminGuard
+    from proxy.admin_listener import AdminListen
     from proxy.engine import Engine
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/_intentgate/"
 _JSON = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+PUBLIC = frozenset({"health", "beacon", "beacon.js"})  # served on the shoppers' port
+# On every admin response unless the handler sets its own (the page sets its own CSP).
+SECURITY_HEADERS = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+)
 
 
 class HTTPError(Exception):
     """Raised inside a handler; becomes a JSON error response."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str,
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.headers = headers or []
 
 
 Handler = Callable[[Scope, Receive], Awaitable[tuple[int, Any, list[tuple[bytes, bytes]]]]]
@@ -69,80 +84,122 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+_PRINCIPAL = "intentgate.admin"  # proxy.admin_auth.SCOPE_KEY
+
+
 class AdminApp:
     """Routes ``/_intentgate/*`` requests; see the module docstring."""
 
     def __init__(
         self, engine: Engine, *, admin_token: str | None = None, store_name: str = "memory",
-        version: str = "",
+        version: str = "", guard: AdminGuard | None = None, audit: AdminAudit | None = None,
+        listen: AdminListen | None = None,
     ) -> None:
+        from proxy.admin_auth import AdminGuard, TokenSet
+
         self.engine = engine
-        self.admin_token = admin_token.encode() if admin_token else None
+        self.guard = guard if guard is not None else AdminGuard(TokenSet.of(admin_token))
+        self.audit = audit
+        self.listen = listen  # None: one listener for shoppers and admin
         self.store_name = store_name
         self.version = version
-        # (method, path) -> (handler, needs_token)
-        self.routes: dict[tuple[str, str], tuple[Handler, bool]] = {
-            ("GET", "health"): (self.health, False),
-            ("HEAD", "health"): (self.health, False),
-            ("GET", "beacon.js"): (self.beacon_js, False),
-            ("POST", "beacon"): (self.beacon, False),
-            ("GET", "metrics"): (self.metrics, True),
-        }
-        # Prefix routes (path parameters), consulted after exact matches: (method, prefix).
-        self.prefix_routes: list[tuple[str, str, Handler, bool]] = []
+        # (method, path) -> (handler, role, action); role None: public, "page": admin, no token
+        self.routes: dict[tuple[str, str], tuple[Handler, str | None, str]] = {}
+        # Prefix routes (path parameters), consulted after exact matches.
+        self.prefix_routes: list[tuple[str, str, Handler, str | None, str]] = []
+        self.add("GET", "health", self.health, token=False)
+        self.add("HEAD", "health", self.health, token=False)
+        self.add("GET", "beacon.js", self.beacon_js, token=False)
+        self.add("POST", "beacon", self.beacon, token=False)
+        self.add("GET", "metrics", self.metrics)
 
-    def add(self, method: str, path: str, handler: Handler, *, token: bool = True) -> None:
+    def add(self, method: str, path: str, handler: Handler, *, token: bool = True,
+            role: str | None = None, action: str | None = None) -> None:
+        """Register a route. ``role`` defaults to ``read`` for GET/HEAD, ``write`` otherwise;
+        ``token=False`` serves it without a token (public paths, or the page's files)."""
+        if not token:
+            role = None if path in PUBLIC else "page"
+        elif role is None:
+            role = "read" if method in ("GET", "HEAD") else "write"
+        action = action or f"{method} {path}"
         if path.endswith("/*"):
-            self.prefix_routes.append((method, path[:-1], handler, token))
+            self.prefix_routes.append((method, path[:-1], handler, role, action))
         else:
-            self.routes[(method, path)] = (handler, token)
+            self.routes[(method, path)] = (handler, role, action)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sub = scope["path"][len(PREFIX):]
         method = scope["method"]
         found = self.routes.get((method, sub))
         if found is None:
-            for m, prefix, handler, token in self.prefix_routes:
+            for m, prefix, handler, role, action in self.prefix_routes:
                 if m == method and sub.startswith(prefix):
-                    found = (handler, token)
+                    found = (handler, role, action)
                     break
+        listen = self.listen
+        if listen is not None and sub not in PUBLIC and not listen.is_admin(scope):
+            # The admin surface lives on its own listener: nothing of it on the shoppers' port.
+            await send_json(send, 404, {"error": f"no such endpoint: {scope['path']}",
+                                        "status": 404})
+            return
+        secure = sub not in PUBLIC
+        principal = None
+        role = found[1] if found is not None else None
         try:
             if found is None:
-                known = {p for (_, p) in self.routes} | {p for (_, p, _, _) in self.prefix_routes}
-                if sub in known or any(sub.startswith(p) for (_, p, _, _) in self.prefix_routes):
+                known = {p for (_, p) in self.routes} | {p for (_, p, *_) in self.prefix_routes}
+                if sub in known or any(sub.startswith(p) for (_, p, *_) in self.prefix_routes):
                     raise HTTPError(405, f"method {method} not allowed here")
                 raise HTTPError(404, f"no such endpoint: {scope['path']}")
-            handler, needs_token = found
-            if needs_token:
-                self._check_token(scope)
+            handler, role, action = found
+            if role in ("read", "write"):
+                principal = self.guard.check(scope, role)
+                scope[_PRINCIPAL] = principal
+            elif role == "page":
+                self.guard.admit(scope)
             status, body, extra = await handler(scope, receive)
         except HTTPError as exc:
-            await send_json(send, exc.status, {"error": exc.reason, "status": exc.status})
+            if role == "write" and self.audit is not None and found is not None:
+                await self.audit.record(scope, scope.get(_PRINCIPAL), found[2], exc.status,
+                                        exc.reason)
+            await self._respond(send, exc.status, {"error": exc.reason, "status": exc.status},
+                                exc.headers, secure, method)
             return
         except Exception as exc:  # never a 500 with a traceback from the admin surface
             logger.exception("admin endpoint %s failed", scope["path"])
-            await send_json(send, 400, {"error": f"request failed: {type(exc).__name__}"})
+            if role == "write" and self.audit is not None and found is not None:
+                await self.audit.record(scope, principal, found[2], 400, type(exc).__name__)
+            await self._respond(send, 400, {"error": f"request failed: {type(exc).__name__}"},
+                                [], secure, method)
             return
+        if role == "write" and self.audit is not None:
+            await self.audit.record(scope, principal, action, status)
+        await self._respond(send, status, body, list(extra), secure, method)
+
+    async def _respond(self, send: Send, status: int, body: Any,
+                       extra: list[tuple[bytes, bytes]], secure: bool, method: str) -> None:
+        if secure:
+            names = {k for k, _ in extra}
+            extra = extra + [h for h in SECURITY_HEADERS if h[0] not in names]
         if isinstance(body, tuple):  # (content_type, bytes) for non-JSON bodies
             ctype, payload = body
             headers = [(b"content-type", ctype), (b"content-length", str(len(payload)).encode())]
             await send({"type": "http.response.start", "status": status,
-                        "headers": headers + list(extra)})
+                        "headers": headers + extra})
             await send({"type": "http.response.body",
                         "body": b"" if method == "HEAD" else payload})
         elif status == 204:
-            await send({"type": "http.response.start", "status": 204, "headers": list(extra)})
+            await send({"type": "http.response.start", "status": 204, "headers": extra})
             await send({"type": "http.response.body", "body": b""})
+        elif secure:
+            payload = orjson.dumps(body)
+            headers = [(b"content-type", b"application/json"),
+                       (b"content-length", str(len(payload)).encode())]
+            await send({"type": "http.response.start", "status": status,
+                        "headers": headers + extra})
+            await send({"type": "http.response.body", "body": payload})
         else:
             await send_json(send, status, body, extra)
-
-    def _check_token(self, scope: Scope) -> None:
-        if self.admin_token is None:
-            raise HTTPError(401, "admin API disabled: set INTENTGATE_ADMIN_TOKEN")
-        auth = header(scope, b"authorization") or b""
-        scheme, _, token = auth.partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.admin_token):
-            raise HTTPError(401, "missing or wrong bearer token")
 
     # -- handlers ---------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from explain.explanation import (
 from explain.live import LiveMix
 from explain.shadow import Shadow
 from proxy.admin import HTTPError, read_body
+from proxy.admin_audit import note_action
 from proxy.models import read_model_file
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
@@ -190,6 +191,13 @@ class DecisionsQuery(BaseModel):
     cursor: str | None = Field(None, pattern=_CURSOR)
 
 
+class ActionsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=_CURSOR)
+
+
 def _query(scope: Scope, model: type[BaseModel]) -> Any:
     raw = scope.get("query_string", b"").decode("latin-1")
     pairs = parse_qsl(raw, keep_blank_values=False)
@@ -235,6 +243,7 @@ class AdminAPI:
             model = self.runtime.registry.add(body)
         except ArtifactError as exc:
             raise HTTPError(422, f"model refused: {exc}") from None
+        note_action(scope, version=model.version)
         return 201, {"version": model.version, "classes": list(model.slugs)}, ()
 
     def _load(self, version: str) -> Model:
@@ -255,6 +264,7 @@ class AdminAPI:
         # models/{version}/activate | models/{version}/shadow
         parts = scope["path"].split("/")
         version, action = parts[-2], parts[-1]
+        note_action(scope, f"model.{action[:20]}", version=version[:40])
         if action == "shadow":
             model = self._load(version)
             self.governance.start_shadow(model, self.runtime.engine.clock())
@@ -278,6 +288,7 @@ class AdminAPI:
             model = self.runtime.registry.rollback()
         except KeyError as exc:
             raise HTTPError(409, str(exc.args[0])) from None
+        note_action(scope, version=model.version)
         return 200, {"active": model.version}, ()
 
     async def shadow_report(self, scope: Scope, receive: Receive) -> Result:
@@ -389,6 +400,9 @@ class AdminAPI:
             raise HTTPError(400, f"user must be 1..{MAX_USER_CHARS} printable characters")
         engine = self.runtime.engine
         codec, gov = engine.codec, self.governance
+        # A keyed hash of the user id, its own (matches no profile token): whoever holds the
+        # secret and the user id can show this erasure happened; the record alone names nobody.
+        note_action(scope, subject=codec.pseudonym("erasure:" + user))
         store: Any = engine.store
         profile = codec.pseudonym("u:" + user)
         devices = store.devices_of(profile) if hasattr(store, "devices_of") else []
@@ -420,6 +434,20 @@ class AdminAPI:
                      "sessions_deleted": deleted_states, "journals_deleted": len(sessions),
                      "audit_records_deleted": audit_removed,
                      "recorded_events_deleted": events_removed}, ()
+
+    # -- admin actions ----------------------------------------------------------------------
+
+    async def actions(self, scope: Scope, receive: Receive) -> Result:
+        """``GET api/actions``: the audited admin actions, newest first."""
+        q: ActionsQuery = _query(scope, ActionsQuery)
+        audit = self.runtime.admin.audit
+        if audit is None:
+            raise HTTPError(409, "admin actions are not recorded here")
+        try:
+            records, cursor = await audit.query(q.limit, q.cursor)
+        except AuditSinkError as exc:
+            raise HTTPError(503, str(exc)) from None
+        return 200, {"actions": records, "next_cursor": cursor}, ()
 
     # -- identify merges: list and undo -----------------------------------------------------
 
@@ -509,7 +537,7 @@ _UI_HEADERS = [
      b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-cache"),
+    (b"cache-control", b"no-store"),
 ]
 
 
@@ -551,19 +579,20 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     runtime.engine.observer = gov
     api = AdminAPI(runtime, gov)
     admin.add("GET", "api/models", api.models)
-    admin.add("POST", "api/models", api.upload)
-    admin.add("POST", "api/models/rollback", api.rollback)
+    admin.add("POST", "api/models", api.upload, action="model.upload")
+    admin.add("POST", "api/models/rollback", api.rollback, action="model.rollback")
     admin.add("GET", "api/models/shadow", api.shadow_report)
-    admin.add("DELETE", "api/models/shadow", api.shadow_stop)
-    admin.add("POST", "api/models/*", api.model_action)
+    admin.add("DELETE", "api/models/shadow", api.shadow_stop, action="model.shadow_stop")
+    admin.add("POST", "api/models/*", api.model_action, action="model.action")
     admin.add("GET", "api/segments", api.segments)
     admin.add("GET", "api/live", api.live)
     admin.add("GET", "api/drift", api.drift)
     admin.add("GET", "api/decisions", api.decisions)
     admin.add("GET", "api/sessions/*", api.session)
-    admin.add("DELETE", "api/profiles/*", api.erase_profile)
+    admin.add("DELETE", "api/profiles/*", api.erase_profile, action="profile.erase")
     admin.add("GET", "api/profiles/*", api.profile_merges)
-    admin.add("POST", "api/profiles/*", api.undo_merge)
+    admin.add("POST", "api/profiles/*", api.undo_merge, action="profile.undo_merge")
+    admin.add("GET", "api/actions", api.actions)
     static = resources.files("explain").joinpath("static")
     for path, (name, ctype) in _STATIC.items():
         admin.add("GET", path, _static_handler(ctype, static.joinpath(name).read_bytes()),

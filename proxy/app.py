@@ -108,6 +108,8 @@ class Runtime:
     async def aclose(self) -> None:
         if self.governance is not None:
             await self.governance.aclose()  # buffered audit records are written first
+        if self.admin.audit is not None:
+            await self.admin.audit.aclose()
         for task in self.tasks:
             task.cancel()
         if self.forward is not None:
@@ -172,8 +174,7 @@ def build_runtime(config: Any = None) -> Runtime:
     model_dir = Path(settings.model_dir) if settings.model_dir else settings.data_path() / "models"
     registry = ModelRegistry(model_dir, engine.activate, model_file=settings.model)
     engine.registry = registry
-    admin = AdminApp(engine, admin_token=settings.admin_token, store_name=settings.store,
-                     version=VERSION)
+    admin = build_admin(settings, engine)
     metrics.gauge("intentgate_model_info", "Active model version.",
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
     runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
@@ -181,6 +182,23 @@ def build_runtime(config: Any = None) -> Runtime:
 
     install(admin, runtime)
     return runtime
+
+
+def build_admin(settings: Settings, engine: Engine) -> AdminApp:
+    """The admin surface: its listener, allow-list and tokens, and its action audit."""
+    from proxy.admin_audit import AdminAudit
+    from proxy.admin_auth import AdminGuard
+    from proxy.admin_listener import AdminListen
+
+    guard = AdminGuard.from_settings(settings)
+    audit = AdminAudit.from_settings(
+        settings, engine.store.client if settings.store == "redis" else None)  # type: ignore
+    engine.metrics.gauge("intentgate_admin_refusals", "Admin requests refused, by reason "
+                         "(address, throttled, token, role, disabled).", guard.stats)
+    engine.metrics.gauge("intentgate_admin_actions", "Admin action audit records written "
+                         "and failed writes.", audit.stats)
+    return AdminApp(engine, store_name=settings.store, version=VERSION, guard=guard,
+                    audit=audit, listen=AdminListen.parse(settings.admin_listen))
 
 
 def build_store(settings: Settings, codec: IdentityCodec, metrics: Metrics) -> Any:
@@ -255,14 +273,21 @@ class ProxyApp:
 
 def create_app(settings: Settings) -> ProxyApp:
     """The standalone proxy for ``settings`` (``settings.upstream`` must be set)."""
+    from proxy.admin_listener import AdminListen, AdminPortApp, resolve
     from proxy.forward import ForwardApp, Timeouts
     from proxy.middleware import IntentGateMiddleware
 
     if settings.upstream is None:
         raise ValueError("upstream is required to serve as a reverse proxy")
+    upstream = settings.upstream
+    settings = resolve(settings)  # unset admin_listen: the default localhost listener
+    listen = AdminListen.parse(settings.admin_listen)
+    if listen is None:
+        logger.warning("admin_listen = public: the admin API, metrics and the merchandiser "
+                       "page are served on the shoppers' port; only tokens guard them")
     runtime = build_runtime(settings)
     forward = ForwardApp(
-        settings.upstream,
+        upstream,
         timeouts=Timeouts(
             connect=settings.connect_timeout, read=settings.read_timeout,
             pool=settings.pool_timeout,
@@ -277,7 +302,9 @@ def create_app(settings: Settings) -> ProxyApp:
     if settings.passthrough:
         # The bench's bare passthrough: same server stack and forwarding, no classification.
         return ProxyApp(runtime, forward)
-    inner = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
+    inner: ASGIApp = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
+    if listen is not None:
+        inner = AdminPortApp(inner, runtime.admin, listen)
     return ProxyApp(runtime, inner)
 
 

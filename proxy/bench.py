@@ -35,7 +35,7 @@ import orjson
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SECRET = "bench-secret-0123456789abcdef"
-ADMIN_TOKEN = "bench-admin-token"
+ADMIN_TOKEN = "bench-admin-token-0123456789"
 PATHS = (
     "/products/phone-pro", "/products/smartwatch", "/collections/audio",
     "/collections/laptops?sort_by=price-ascending", "/search?q=camera",

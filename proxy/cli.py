@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from proxy.config import HANDOFF_ENV, ConfigError, Settings, handoff, load_settings
+from proxy.config import ConfigError, Settings, load_settings
 
 EXIT_USAGE = 2
 
@@ -45,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--redis-url")
     s.add_argument("--preset", help="storefront route preset (auto, shopify, magento, ...)")
     s.add_argument("--admin-token")
+    s.add_argument("--admin-listen", help='admin surface "host:port" (default 127.0.0.1:9180), '
+                   'or "public" for the shoppers\' port')
     s.add_argument("--record-events", action="store_const", const=True, default=None)
     s.add_argument("--record-dir")
     s.add_argument("--data-dir")
@@ -80,7 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         k: getattr(args, k)
         for k in ("upstream", "host", "port", "workers", "expose_headers", "model", "model_dir",
-                  "store", "redis_url", "preset", "admin_token", "record_events", "record_dir",
+                  "store", "redis_url", "preset", "admin_token", "admin_listen", "record_events",
+                  "record_dir",
                   "data_dir", "log_level", "passthrough")
     }
     try:
@@ -93,9 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings) -> int:
-    import uvicorn
-
-    from proxy.app import create_app
+    from proxy.admin_listener import serve as serve_listeners
     from proxy.server import ServerLimits, uvicorn_kwargs
 
     logging.basicConfig(
@@ -105,22 +105,13 @@ def serve(settings: Settings) -> int:
     kwargs = uvicorn_kwargs(ServerLimits.from_settings(settings))
     kwargs.update(host=settings.host, port=settings.port, log_level=settings.log_level,
                   access_log=False)
-    if settings.workers > 1:
-        if settings.store == "memory":
-            logging.getLogger("intentgate").warning(
-                "%d workers with the memory store: each worker sees only the requests it "
-                "serves, so a shopper's history is split between them; use --store redis",
-                settings.workers)
-        os.environ[HANDOFF_ENV] = handoff(settings)
-        uvicorn.run("proxy.app:create_app_from_environ", factory=True, workers=settings.workers,
-                    **kwargs)
-        return 0
-    try:
-        app = create_app(settings)
-    except ValueError as exc:  # a bad route rule, an unusable setting
-        _die(str(exc))
-    uvicorn.run(app, **kwargs)
-    return 0
+    if settings.workers > 1 and settings.store == "memory":
+        logging.getLogger("intentgate").warning(
+            "%d workers with the memory store: each worker sees only the requests it "
+            "serves, so a shopper's history is split between them; use --store redis",
+            settings.workers)
+    # Both listeners (shoppers', admin) are bound here and served by every worker.
+    return serve_listeners(settings, kwargs)
 
 
 def _demo_shop(args: argparse.Namespace) -> int:

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import os
 import tomllib
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "INTENTGATE_"
 # Settings handed to worker processes (uvicorn --workers re-imports the app factory).
@@ -23,6 +31,44 @@ HANDOFF_ENV = "INTENTGATE__HANDOFF"
 
 class ConfigError(ValueError):
     """A setting is invalid; ``str(exc)`` is one line naming the field and the value."""
+
+
+MIN_TOKEN_CHARS = 24
+
+
+class AdminTokenSpec(BaseModel):
+    """One named admin token: ``token`` or its hex ``sha256``, and a role."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    role: Literal["read", "write"] = "read"
+    token: str | None = None
+    sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> AdminTokenSpec:
+        if (self.token is None) == (self.sha256 is None):
+            raise ValueError(f"token {self.name!r} needs exactly one of token or sha256")
+        if self.token is not None:
+            _check_token_text(self.token)
+        if self.sha256 is not None:
+            _check_sha256(self.sha256)
+        return self
+
+
+def _check_token_text(v: str) -> None:
+    if len(v) < MIN_TOKEN_CHARS:
+        raise ValueError(f"a token must be at least {MIN_TOKEN_CHARS} characters (got {len(v)}"
+                         "); make one: python3 -c 'import secrets; print(secrets.token_urlsafe"
+                         "(32))'")
+    if not v.isascii() or not v.isprintable() or " " in v:
+        raise ValueError("a token must be printable ASCII without spaces")
+
+
+def _check_sha256(v: str) -> None:
+    if len(v) != 64 or any(c not in "0123456789abcdefABCDEF" for c in v):
+        raise ValueError("must be 64 hex digits (sha256sum of the token)")
 
 
 class Settings(BaseModel):
@@ -94,6 +140,11 @@ class Settings(BaseModel):
 
     # Admin surface and audit log.
     admin_token: str | None = None
+    # Its own listener, allow-list and role tokens (docs/admin.md; checks in proxy/admin_auth).
+    admin_listen: str | None = None  # "host:port" or "public"; unset: serve uses 127.0.0.1:9180
+    admin_allow: tuple[str, ...] = ()  # addresses/CIDRs that may reach admin; empty: any
+    admin_token_sha256: str | None = None  # hex SHA-256 of the token, instead of admin_token
+    admin_tokens: tuple[AdminTokenSpec, ...] = ()  # named tokens with roles read/write
     audit: bool = True
     audit_sample_rate: float = Field(0.01, ge=0.0, le=1.0)  # unchanged decisions recorded
     audit_queue: int = Field(10_000, ge=1)
@@ -139,6 +190,70 @@ class Settings(BaseModel):
             raise ValueError("must be at least 16 bytes")
         return v
 
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_token_text(v)
+        return v
+
+    @field_validator("admin_token_sha256")
+    @classmethod
+    def _check_admin_token_sha256(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_sha256(v)
+        return v.lower() if v is not None else v
+
+    @field_validator("admin_tokens", mode="before")
+    @classmethod
+    def _parse_admin_tokens(cls, v: Any) -> Any:
+        # Environment form: "name:role:token" or "name:role:sha256:<hex>", comma-separated.
+        if not isinstance(v, str):
+            return v
+        out = []
+        for item in (p.strip() for p in v.split(",")):
+            if not item:
+                continue
+            name, _, rest = item.partition(":")
+            role, _, secret = rest.partition(":")
+            kind, _, digest = secret.partition(":")
+            key = "sha256" if kind == "sha256" and digest else "token"
+            out.append({"name": name, "role": role, key: digest if key == "sha256" else secret})
+        return tuple(out)
+
+    @field_validator("admin_listen")
+    @classmethod
+    def _check_admin_listen(cls, v: str | None) -> str | None:
+        if v is None or v == "public":
+            return v
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError('must be "host:port" (e.g. 127.0.0.1:9180) or "public"')
+        return v
+
+    @field_validator("admin_allow")
+    @classmethod
+    def _check_networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            try:
+                ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+        return v
+
+    @model_validator(mode="after")
+    def _check_admin(self) -> Settings:
+        if self.admin_token is not None and self.admin_token_sha256 is not None:
+            raise ValueError("set admin_token or admin_token_sha256, not both")
+        names = [t.name for t in self.admin_tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("admin_tokens: each token needs its own name")
+        listen = self.admin_listen
+        if listen not in (None, "public") and self.port and listen.rpartition(":")[2] == str(
+                self.port):
+            raise ValueError(f"admin_listen={listen!r} must not use the public port {self.port}")
+        return self
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, v: str) -> str:
@@ -151,6 +266,7 @@ class Settings(BaseModel):
 
 
 _FIELDS = Settings.model_fields
+_SECRET_FIELDS = frozenset({"secret", "admin_token", "admin_tokens"})
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
 
@@ -176,6 +292,8 @@ def _one_line(exc: ValidationError, values: dict[str, Any]) -> str:
     field = str(err["loc"][0]) if err["loc"] else ""
     if err["type"] == "extra_forbidden":
         return f"unknown setting {loc!r}"
+    if field in _SECRET_FIELDS or not field:  # never echo a secret into a log
+        return f"invalid {loc}: {err['msg']}"
     shown = values.get(field, err.get("input"))
     return f"invalid {loc}={shown!r}: {err['msg']}"
 

@@ -174,6 +174,7 @@ class ProxyProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTGATE_")}
         env["INTENTGATE_SECRET"] = "redis-e2e-secret-0123456789"
         env["INTENTGATE_DATA_DIR"] = str(workdir / "data")
+        env["INTENTGATE_ADMIN_LISTEN"] = "public"  # metric() reads the shoppers' port
         for key, value in settings.items():
             env["INTENTGATE_" + key.upper()] = str(value).lower() if isinstance(value, bool) \
                 else str(value)
@@ -218,7 +219,7 @@ def proxy_process(upstream: str, workdir: Path, **settings: Any) -> Iterator[Pro
         p.stop()
 
 
-ADMIN_TOKEN = "redis-e2e-admin-token"
+ADMIN_TOKEN = "redis-e2e-admin-token-0123"
 
 
 def metric(proxy_url: str, name: str) -> float | None:

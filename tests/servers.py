@@ -51,3 +51,37 @@ def serve_in_thread(app: Any, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_split_in_thread(app_factory: Any, **config: Any) -> Iterator[tuple[str, str]]:
+    """Serve on two loopback ports at once, one server (as ``intentgate serve`` runs its
+    shoppers' and admin listeners): ``app_factory(admin_port)`` builds the app; yields
+    ``(public_url, admin_url)``."""
+    socks = []
+    for _ in range(2):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    public, admin = (int(s.getsockname()[1]) for s in socks)
+    config.setdefault("log_level", "warning")
+    config.setdefault("lifespan", "auto")
+    config.setdefault("loop", "asyncio")
+    server = ThreadServer(uvicorn.Config(app_factory(admin), **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": socks}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("server thread died during startup")
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start in 20 s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{public}", f"http://127.0.0.1:{admin}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        for s in socks:
+            s.close()

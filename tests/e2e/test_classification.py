@@ -16,7 +16,7 @@ BROWSER = {
     "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
     "accept": "text/html,application/xhtml+xml", "accept-language": "en-GB,en;q=0.9",
 }
-TOKEN = "admin-token-for-tests"
+TOKEN = "admin-token-for-tests-0123"
 
 
 @pytest.fixture(scope="module")

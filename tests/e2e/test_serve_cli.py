@@ -40,7 +40,8 @@ def served(origin: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[
     model.write_bytes(bundled_model_bytes())
     port = free_port()
     log = tmp_path / "serve.log"
-    env = dict(os.environ, INTENTGATE_SECRET="c" * 32, INTENTGATE_DATA_DIR=str(tmp_path / "d"))
+    env = dict(os.environ, INTENTGATE_SECRET="c" * 32, INTENTGATE_DATA_DIR=str(tmp_path / "d"),
+               INTENTGATE_ADMIN_LISTEN="127.0.0.1:0")  # never the shared default port
     with log.open("wb") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "proxy.cli", "serve", "--upstream", origin, "--port",
@@ -91,7 +92,7 @@ def test_serve_refuses_a_bad_model_file_at_startup(origin: str, tmp_path: Path) 
         [sys.executable, "-m", "proxy.cli", "serve", "--upstream", origin, "--port",
          str(free_port()), "--model", str(bad), "--data-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60,
-        env=dict(os.environ, INTENTGATE_SECRET="c" * 32))
+        env=dict(os.environ, INTENTGATE_SECRET="c" * 32, INTENTGATE_ADMIN_LISTEN="127.0.0.1:0"))
     assert proc.returncode != 0
     assert "bad.json" in proc.stderr and "refused" in proc.stderr
 

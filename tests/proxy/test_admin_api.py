@@ -39,7 +39,7 @@ def _proxy(upstream: str, data_dir: Path, **overrides: Any) -> Iterator[str]:
     settings = load_settings(environ={}, overrides={
         "upstream": upstream, "secret": "governance-secret-0123456789", "data_dir": str(data_dir),
         "admin_token": TOKEN, "expose_headers": True, "bot_max_rate": 10_000.0,
-        "record_events": True, **overrides})
+        "record_events": True, "admin_listen": "public", **overrides})
     with serve_in_thread(create_app(settings)) as url:
         yield url
 

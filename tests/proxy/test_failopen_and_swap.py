@@ -35,7 +35,8 @@ def origin() -> Iterator[str]:
 def served(origin: str, tmp_path: Path) -> Iterator[tuple[str, ProxyApp]]:
     settings = load_settings(environ={}, overrides={
         "upstream": origin, "secret": "s" * 32, "data_dir": str(tmp_path), "min_events": 0,
-        "expose_headers": True, "admin_token": "t" * 20, "bot_max_rate": 1e9})
+        "expose_headers": True, "admin_token": "t" * 24, "bot_max_rate": 1e9,
+        "admin_listen": "public"})
     app = create_app(settings)
     kwargs = uvicorn_kwargs(ServerLimits())
     kwargs.pop("loop")
@@ -103,7 +104,7 @@ def test_failopen_slow_store_over_budget(served: tuple[str, ProxyApp]) -> None:
 def test_failopen_metrics_show_reasons(served: tuple[str, ProxyApp]) -> None:
     url, app = served
     app.runtime.engine.fail_open("error", "test")
-    text = httpx.get(f"{url}/_intentgate/metrics", headers={"authorization": "Bearer " + "t" * 20})
+    text = httpx.get(f"{url}/_intentgate/metrics", headers={"authorization": "Bearer " + "t" * 24})
     assert 'intentgate_fail_open_total{reason="error"} 1' in text.text
 
 
