@@ -50,6 +50,7 @@ class HTTPError(Exception):
         self.headers = headers or []
 
 
+Action = str | Callable[[str], str]  # an admin action's audit name, or path -> name
 Handler = Callable[[Scope, Receive], Awaitable[tuple[int, Any, list[tuple[bytes, bytes]]]]]
 
 
@@ -104,9 +105,9 @@ class AdminApp:
         self.store_name = store_name
         self.version = version
         # (method, path) -> (handler, role, action); role None: public, "page": admin, no token
-        self.routes: dict[tuple[str, str], tuple[Handler, str | None, str]] = {}
+        self.routes: dict[tuple[str, str], tuple[Handler, str | None, Action]] = {}
         # Prefix routes (path parameters), consulted after exact matches.
-        self.prefix_routes: list[tuple[str, str, Handler, str | None, str]] = []
+        self.prefix_routes: list[tuple[str, str, Handler, str | None, Action]] = []
         self.add("GET", "health", self.health, token=False)
         self.add("HEAD", "health", self.health, token=False)
         self.add("GET", "beacon.js", self.beacon_js, token=False)
@@ -114,9 +115,12 @@ class AdminApp:
         self.add("GET", "metrics", self.metrics)
 
     def add(self, method: str, path: str, handler: Handler, *, token: bool = True,
-            role: str | None = None, action: str | None = None) -> None:
+            role: str | None = None,
+            action: Action | None = None) -> None:
         """Register a route. ``role`` defaults to ``read`` for GET/HEAD, ``write`` otherwise;
-        ``token=False`` serves it without a token (public paths, or the page's files)."""
+        ``token=False`` serves it without a token (public paths, or the page's files).
+        ``action`` names it in the audit of write routes (or maps the path after the prefix
+        to a name); default ``"METHOD path"``."""
         if not token:
             role = None if path in PUBLIC else "page"
         elif role is None:
@@ -143,7 +147,6 @@ class AdminApp:
                                         "status": 404})
             return
         secure = sub not in PUBLIC
-        principal = None
         role = found[1] if found is not None else None
         try:
             if found is None:
@@ -153,28 +156,33 @@ class AdminApp:
                 raise HTTPError(404, f"no such endpoint: {scope['path']}")
             handler, role, action = found
             if role in ("read", "write"):
-                principal = self.guard.check(scope, role)
-                scope[_PRINCIPAL] = principal
+                scope[_PRINCIPAL] = self.guard.check(scope, role)
             elif role == "page":
                 self.guard.admit(scope)
             status, body, extra = await handler(scope, receive)
         except HTTPError as exc:
-            if role == "write" and self.audit is not None and found is not None:
-                await self.audit.record(scope, scope.get(_PRINCIPAL), found[2], exc.status,
-                                        exc.reason)
+            await self._audit(scope, found, sub, exc.status, exc.reason)
             await self._respond(send, exc.status, {"error": exc.reason, "status": exc.status},
                                 exc.headers, secure, method)
             return
         except Exception as exc:  # never a 500 with a traceback from the admin surface
             logger.exception("admin endpoint %s failed", scope["path"])
-            if role == "write" and self.audit is not None and found is not None:
-                await self.audit.record(scope, principal, found[2], 400, type(exc).__name__)
+            await self._audit(scope, found, sub, 400, type(exc).__name__)
             await self._respond(send, 400, {"error": f"request failed: {type(exc).__name__}"},
                                 [], secure, method)
             return
-        if role == "write" and self.audit is not None:
-            await self.audit.record(scope, principal, action, status)
+        await self._audit(scope, found, sub, status, None)
         await self._respond(send, status, body, list(extra), secure, method)
+
+    async def _audit(self, scope: Scope, found: Any, sub: str, status: int,
+                     reason: str | None) -> None:
+        """One record per request to a write route by a known token (refused by role too);
+        requests no token vouches for are counted in the metrics, not recorded."""
+        principal = scope.get(_PRINCIPAL)
+        if found is None or found[1] != "write" or principal is None or self.audit is None:
+            return
+        action = found[2] if isinstance(found[2], str) else found[2](sub)
+        await self.audit.record(scope, principal, action, status, reason)
 
     async def _respond(self, send: Send, status: int, body: Any,
                        extra: list[tuple[bytes, bytes]], secure: bool, method: str) -> None:

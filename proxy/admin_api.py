@@ -264,7 +264,7 @@ class AdminAPI:
         # models/{version}/activate | models/{version}/shadow
         parts = scope["path"].split("/")
         version, action = parts[-2], parts[-1]
-        note_action(scope, f"model.{action[:20]}", version=version[:40])
+        note_action(scope, version=version[:40])
         if action == "shadow":
             model = self._load(version)
             self.governance.start_shadow(model, self.runtime.engine.clock())
@@ -583,7 +583,8 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     admin.add("POST", "api/models/rollback", api.rollback, action="model.rollback")
     admin.add("GET", "api/models/shadow", api.shadow_report)
     admin.add("DELETE", "api/models/shadow", api.shadow_stop, action="model.shadow_stop")
-    admin.add("POST", "api/models/*", api.model_action, action="model.action")
+    admin.add("POST", "api/models/*", api.model_action,
+              action=lambda sub: "model." + sub.rpartition("/")[2][:20])
     admin.add("GET", "api/segments", api.segments)
     admin.add("GET", "api/live", api.live)
     admin.add("GET", "api/drift", api.drift)
