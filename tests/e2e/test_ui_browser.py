@@ -1,6 +1,7 @@
 """The merchandiser page in a real headless Chromium (Debian's ``chromium``, driven by
 Playwright for Python with ``executable_path``): sign in, segment cards, a session's class
-change with its signals, activate and roll back a model. Screenshots go to test-artifacts/ui/."""
+change with its signals, activate and roll back a model — on the admin listener, while shoppers
+use the public port. Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def page() -> Iterator[Any]:
 
 
 @pytest.fixture
-def proxy(origin: str, make_proxy: Callable[..., str]) -> str:
-    return make_proxy(origin, admin_token=TOKEN, expose_headers=True, bot_max_rate=10_000.0)
+def proxy(origin: str, make_split_proxy: Callable[..., tuple[str, str]]) -> tuple[str, str]:
+    """``(public_url, admin_url)``: the page lives on the admin listener only."""
+    return make_split_proxy(origin, admin_token=TOKEN, expose_headers=True,
+                            bot_max_rate=10_000.0)
 
 
 def _candidate(proxy: str) -> str:
@@ -61,8 +64,10 @@ def _model_header(proxy: str) -> str:
     return httpx.get(f"{proxy}/echo", headers=BROWSER).headers["x-intent-model"]
 
 
-def test_ui_refuses_a_wrong_token(proxy: str, page: Any) -> None:
-    page.goto(f"{proxy}/_intentgate/ui/")
+def test_ui_refuses_a_wrong_token(proxy: tuple[str, str], page: Any) -> None:
+    public, admin = proxy
+    assert httpx.get(f"{public}/_intentgate/ui/").status_code == 404
+    page.goto(f"{admin}/_intentgate/ui/")
     page.fill("#token", "not-the-token-at-all")
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#login-error:has-text('not accepted')")
@@ -71,18 +76,19 @@ def test_ui_refuses_a_wrong_token(proxy: str, page: Any) -> None:
 
 
 def test_ui_sign_in_segments_session_change_and_model_activate_rollback(
-    proxy: str, page: Any
+    proxy: tuple[str, str], page: Any
 ) -> None:
+    public, admin = proxy
     bundled = load_model(bundled_model_bytes()).version
-    with httpx.Client(base_url=proxy, headers=BROWSER) as c:
+    with httpx.Client(base_url=public, headers=BROWSER) as c:
         for path in ["/products/red-shoe", "/products/blue-shoe"] + [
                 "/pages/compare?products=red-shoe,blue-shoe"] * 4:
             assert c.get(path).status_code == 200
         sid = c.cookies["ig_sid"]
-    candidate = _candidate(proxy)
+    candidate = _candidate(admin)
 
     # Sign in: the token goes to sessionStorage; segment cards and the chart appear.
-    page.goto(f"{proxy}/_intentgate/ui/")
+    page.goto(f"{admin}/_intentgate/ui/")
     page.fill("#token", TOKEN)
     page.click("#login-form button[type=submit]")
     card = page.wait_for_selector(".card[data-slug='comparison-shopper']")
@@ -112,13 +118,13 @@ def test_ui_sign_in_segments_session_change_and_model_activate_rollback(
     page.click(".tab[data-view='models']")
     page.click(f"button[data-activate='{candidate}']")
     page.wait_for_selector(f"tr[data-version='{candidate}'] .badge.active")
-    assert _model_header(proxy) == candidate
+    assert _model_header(public) == candidate
     page.screenshot(path=str(SHOTS / "3-models-activated.png"), full_page=True)
     page.click(f"button[data-shadow='{bundled}']")
     page.wait_for_selector("#agreement")
     page.click("#rollback")
     page.wait_for_selector(f"tr[data-version='{bundled}'] .badge.active")
-    assert _model_header(proxy) == bundled
+    assert _model_header(public) == bundled
     page.screenshot(path=str(SHOTS / "4-models-rolled-back.png"), full_page=True)
 
     # Drift panel.
@@ -127,3 +133,8 @@ def test_ui_sign_in_segments_session_change_and_model_activate_rollback(
     assert "population stability index" in page.inner_text("#drift")
     page.screenshot(path=str(SHOTS / "5-drift.png"), full_page=True)
     assert not page.inner_text("#error")
+    # The page's own requests went to the admin listener and were audited there.
+    actions = httpx.get(f"{admin}/_intentgate/api/actions", headers=AUTH).json()["actions"]
+    assert [a["action"] for a in reversed(actions)] == [
+        "model.upload", "model.activate", "model.shadow", "model.rollback"]
+    assert {a["token"] for a in actions} == {"admin"}
