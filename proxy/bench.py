@@ -101,10 +101,12 @@ class Target:
     """One server process (group) under test; its output goes to ``log`` for diagnostics."""
 
     def __init__(self, name: str, cmd: list[str], port: int, env: dict[str, str] | None = None,
-                 pin: str | None = "0", log: Path | None = None) -> None:
+                 pin: str | None = "0", log: Path | None = None,
+                 admin_port: int | None = None) -> None:
         self.name = name
         self.cmd = (["taskset", "-c", pin] if pin else []) + cmd
         self.port = port
+        self.admin_port = admin_port  # intentgate's admin listener (metrics), when it has one
         self.env = env
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -112,6 +114,10 @@ class Target:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port or self.port}"
 
     def start(self, seconds: float = 30.0) -> None:
         """Start and wait until it answers; ``TargetError`` (with its log's tail) otherwise."""
@@ -275,14 +281,14 @@ def measure(targets: list[Target], rounds: int, seconds: float, conns: int, lua:
         for t in order:
             _wrk(t.url, conns, 1.0, lua)  # warm-up
             scrape = shares and t.name in ENGINE_TARGETS
-            m0 = _scrape(t.url) if scrape else {}
+            m0 = _scrape(t.admin_url) if scrape else {}
             pids = t.pids()
             c0 = _cpu_seconds(pids)
             res = _wrk(t.url, conns, seconds, lua)
             cpu = _cpu_seconds(pids) - c0
             res["cpu_us_per_req"] = cpu * 1e6 / max(res["requests"], 1)
             if scrape:
-                m1 = _scrape(t.url)
+                m1 = _scrape(t.admin_url)
                 # Requests still in flight when wrk stops are counted by the proxy but not by
                 # wrk (at most one per connection): shares are capped at 1.
                 n = max(res["requests"], 1)
@@ -351,8 +357,12 @@ def _stack(args: argparse.Namespace, work: Path,
     workers = ["--workers", str(args.workers)] if args.workers > 1 else []
 
     def proxy(extra: list[str], target_env: dict[str, str] = env) -> Any:
-        return lambda name, port, log: Target(
-            name, py + ["--port", str(port), *extra, *workers], port, target_env, pin, log)
+        def make(name: str, port: int, log: Path) -> Target:
+            admin = _free_port()  # each target its own admin listener (the default shape)
+            return Target(name, py + ["--port", str(port), "--admin-listen",
+                                      f"127.0.0.1:{admin}", *extra, *workers],
+                          port, target_env, pin, log, admin_port=admin)
+        return make
 
     def client(kind: str) -> Any:
         return lambda name, port, log: Target(
