@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 UPSTREAM ?=
 PORT ?= 8080
 SHOP_PORT ?= 8081
+ADMIN_PORT ?= 9180
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 .PHONY: run test bench model loadtest lint clean venv
@@ -28,12 +29,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 venv: $(VENV)/.installed
 
 run: $(VENV)/.installed
+	@echo "shop through intentgate: http://127.0.0.1:$(PORT)/"
+	@echo "admin (page, API, metrics): http://127.0.0.1:$(ADMIN_PORT)/_intentgate/ui/"
 	@if [ -n "$(UPSTREAM)" ]; then \
-	  exec $(BIN)/intentgate serve --upstream "$(UPSTREAM)" --port $(PORT) --expose-headers; \
+	  exec $(BIN)/intentgate serve --upstream "$(UPSTREAM)" --port $(PORT) --admin-listen 127.0.0.1:$(ADMIN_PORT) --expose-headers; \
 	else \
 	  $(BIN)/intentgate demo-shop --port $(SHOP_PORT) & shop=$$!; \
 	  trap "kill $$shop 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/intentgate serve --upstream http://127.0.0.1:$(SHOP_PORT) --port $(PORT) --expose-headers; \
+	  $(BIN)/intentgate serve --upstream http://127.0.0.1:$(SHOP_PORT) --port $(PORT) --admin-listen 127.0.0.1:$(ADMIN_PORT) --expose-headers; \
 	fi
 
 test: $(VENV)/.installed-dev
