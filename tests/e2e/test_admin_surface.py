@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 
 from classifiers.artifact import load_model, seal
 from proxy.models import bundled_model_bytes
+from tests.redisproc import SHARED_URL, delete_prefix, shared_redis
 from tests.servers import free_port
 
 WRITE = "write-token-" + "w" * 20
@@ -306,3 +308,26 @@ def test_serve_with_two_workers_serves_admin_only_on_the_admin_port(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.redis
+def test_with_the_redis_store_admin_actions_go_to_their_own_stream(
+    origin: str, make_split_proxy: Split
+) -> None:
+    client = shared_redis()
+    prefix = f"igtest{uuid.uuid4().hex[:10]}"
+    try:
+        _, admin = make_split_proxy(origin, admin_tokens=TOKENS, store="redis",
+                                    redis_url=SHARED_URL, redis_prefix=prefix)
+        r = httpx.delete(f"{admin}/_intentgate/api/profiles/bob@example.com", headers=AUTH)
+        assert r.status_code == 200
+        entries = client.xrange(f"{prefix}:audit:admin")
+        assert len(entries) == 1
+        rec = orjson.loads(entries[0][1][b"r"])
+        assert rec["action"] == "profile.erase" and rec["token"] == "ops"
+        assert b"bob" not in entries[0][1][b"r"]
+        listed = httpx.get(f"{admin}/_intentgate/api/actions", headers=RAUTH).json()
+        assert [a["action"] for a in listed["actions"]] == ["profile.erase"]
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
