@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, INTENTGATE_SECRET="loadtest-secret-0123456789",
                INTENTGATE_DATA_DIR=str(work), INTENTGATE_LOADTEST_OUT=str(work / "observed.json"),
                INTENTGATE_STORE=args.store, INTENTGATE_REDIS_URL=args.redis_url,
-               INTENTGATE_REDIS_PREFIX=prefix, INTENTGATE_WORKERS=str(args.workers))
+               INTENTGATE_REDIS_PREFIX=prefix, INTENTGATE_WORKERS=str(args.workers),
+               INTENTGATE_ADMIN_LISTEN="127.0.0.1:0")  # a free port, not the shared default
     procs = [
         subprocess.Popen([str(bindir / "intentgate"), "demo-shop", "--port", str(shop_port)],
                          env=env),
