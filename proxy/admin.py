@@ -147,7 +147,6 @@ class AdminApp:
                                         "status": 404})
             return
         secure = sub not in PUBLIC
-        role = found[1] if found is not None else None
         try:
             if found is None:
                 known = {p for (_, p) in self.routes} | {p for (_, p, *_) in self.prefix_routes}

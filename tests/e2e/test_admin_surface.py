@@ -63,6 +63,16 @@ def _renamed() -> bytes:
     return seal(content)
 
 
+def _model_header(public: str) -> str:
+    """The model that classified a shopper's request. Under a loaded machine one request may
+    fail open (no X-Intent-* headers, by design): ask again."""
+    for _ in range(20):
+        r = httpx.get(f"{public}/echo", headers=BROWSER)
+        if "x-intent-model" in r.headers:
+            return r.headers["x-intent-model"]
+    raise AssertionError("no request was classified")
+
+
 # -- listeners --------------------------------------------------------------------------------
 
 
@@ -92,7 +102,8 @@ def test_health_and_beacon_stay_public_and_shoppers_are_forwarded(
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     r = httpx.post(f"{public}/_intentgate/beacon", content=b"{}")
     assert r.status_code == 400  # reached the beacon: no session cookie
-    assert httpx.get(f"{public}/echo", headers=BROWSER).headers["x-intent-class"]
+    assert httpx.get(f"{public}/echo", headers=BROWSER).status_code == 200
+    assert _model_header(public)  # shoppers are classified on the public port
     # The admin port forwards nothing to the shop.
     r = httpx.get(f"{admin}/echo", headers=BROWSER)
     assert r.status_code == 404 and "x-intent-class" not in r.headers
@@ -186,11 +197,12 @@ def test_a_read_token_reads_but_cannot_activate_and_a_hashed_token_works(
     assert httpx.get(f"{api}/models", headers=RAUTH).json()["active"] != candidate
     r = httpx.post(f"{api}/models/{candidate}/activate", headers=RAUTH)
     assert r.status_code == 403 and "role read" in r.json()["error"]
-    assert httpx.get(f"{public}/echo", headers=BROWSER).headers["x-intent-model"] != candidate
+    assert httpx.get(f"{api}/models", headers=RAUTH).json()["active"] != candidate
+    assert _model_header(public) != candidate
     r = httpx.post(f"{api}/models/{candidate}/activate",
                    headers={"authorization": f"Bearer {HASHED}"})
     assert r.status_code == 200
-    assert httpx.get(f"{public}/echo", headers=BROWSER).headers["x-intent-model"] == candidate
+    assert _model_header(public) == candidate
     # The hash is the only form the process was given: the hex itself is not a token.
     hexed = {"authorization": f"Bearer {hashlib.sha256(HASHED.encode()).hexdigest()}"}
     assert httpx.get(f"{api}/models", headers=hexed).status_code == 401
