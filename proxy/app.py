@@ -178,8 +178,10 @@ def build_runtime(config: Any = None) -> Runtime:
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
     runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
     from proxy.admin_api import install
+    from proxy.experiments import install as install_experiments
 
     install(admin, runtime)
+    install_experiments(admin, runtime)
     return runtime
 
 

@@ -103,6 +103,12 @@ class Settings(BaseModel):
     audit_retention_days: float = Field(30.0, gt=0)
     audit_stream_maxlen: int = Field(100_000, ge=1)
 
+    # Experiments: holdout cohorts and lift by class (docs/experiments.md). Off while
+    # holdout_share is 0; the salt defaults to the name, so a new name reshuffles the groups.
+    experiment: str = Field("default", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    experiment_salt: str | None = Field(None, min_length=1, max_length=128)
+    holdout_share: float = Field(0.0, ge=0.0, le=0.5)
+
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     passthrough: bool = False
 
