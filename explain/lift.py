@@ -200,7 +200,9 @@ def report(rows: Iterable[dict[str, Any]], metric: str = "purchase") -> list[dic
             if k not in ("model", "class", "group"):
                 acc[k] = acc.get(k, 0.0) + float(v)
     out = [compare(cls, g.get("treatment", {}), g.get("holdout", {}), metric)
-           for cls, g in by_class.items()]
+           for cls, g in by_class.items()
+           # a class every session moved on from (its counters are back at zero): nothing to say
+           if any(acc.get("sessions", 0.0) > 0 for acc in g.values())]
     tested = [r for r in out if r["comparable"]]
 
     def rejects(i: int, level: float) -> bool:

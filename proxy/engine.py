@@ -223,6 +223,9 @@ class Engine:
             self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
             return None
         self.metrics.classify_latency.observe(elapsed * 1e-9)
+        if self.experiments is not None and isinstance(decision, Decision):
+            # After the budget check: a request forwarded unclassified is not counted either.
+            self.experiments.on_decision(decision)
         observer = self.observer
         if observer is not None and isinstance(decision, Decision) and decision.active is not None:
             # Explanations and governance (journal, live mix, drift, shadow, audit) run after the
@@ -305,8 +308,6 @@ class Engine:
         decision.active = active
         decision.profile = profile
         decision.now = now
-        if self.experiments is not None:
-            self.experiments.on_decision(decision)
         return decision
 
     def _score(
