@@ -227,3 +227,47 @@ def test_experiment_start_stop_through_the_admin_api_is_audited(
         decisions = c.get("/_intentgate/api/decisions?limit=1000", headers=AUTH).json()
     actions = [d["action"] for d in decisions["decisions"] if d.get("kind") == "admin"]
     assert actions == ["experiment.stop", "experiment.start"]  # newest first
+
+
+@pytest.mark.redis
+def test_experiment_counters_of_two_processes_on_one_redis_are_their_sum(
+    sim_origin: tuple[str, SimOrigin], tmp_path: Any,
+) -> None:
+    import time
+    import uuid
+
+    from tests.redisproc import delete_prefix, proxy_process, shared_redis
+
+    upstream, _ = sim_origin
+    prefix = f"igtest{uuid.uuid4().hex[:10]}"
+    settings = {"store": "redis", "redis_prefix": prefix, "preset": "shopify",
+                "admin_token": TOKEN, "experiment": "shared", "holdout_share": 0.3,
+                "bot_max_rate": 100_000, "budget_ms": 1000}
+    client = shared_redis()
+    try:
+        with proxy_process(upstream, tmp_path, **settings) as a, \
+                proxy_process(upstream, tmp_path, **settings) as b:
+            sent = {"sessions": 0, "purchase": 0}
+            for proxy, n in ((a.url, 23), (b.url, 17)):
+                with httpx.Client(base_url=proxy, headers=BROWSER) as c:
+                    for i in range(n):
+                        _, buys = shop(c, "search", device_cookie(f"{proxy}-{i}"))
+                        sent["sessions"] += 1
+                        sent["purchase"] += buys
+            deadline = time.monotonic() + 20
+            while True:
+                body = httpx.get(a.url + "/_intentgate/api/experiments/shared",
+                                 headers=AUTH).json()
+                got = {k: sum(g[k] for g in body["totals"].values()) for k in sent}
+                if got == sent or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert body["shared"] is True
+            assert got == sent
+            # The other process reads the same shared totals.
+            other = httpx.get(b.url + "/_intentgate/api/experiments/shared", headers=AUTH).json()
+            assert other["totals"] == body["totals"]
+            assert client.exists(f"{prefix}:{{exp:shared}}:c") == 1
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
