@@ -156,6 +156,16 @@ class Experiments:
                 value = 0.0
         exp.book.outcome(entry, event.kind, value)
 
+    def tags(self, session: str) -> dict[str, Any] | None:
+        """Fields for a recorded event line: the session's experiment and group."""
+        exp = self.current
+        if exp is None:
+            return None
+        entry = exp.book.session(session)
+        if entry is None:
+            return None
+        return {"experiment": exp.name, "group": GROUPS[entry.holdout]}
+
     # -- the report --------------------------------------------------------------------------
 
     async def counters(self, name: str) -> dict[str, float]:
@@ -316,6 +326,8 @@ def install(admin: AdminApp, runtime: Runtime) -> Experiments:
     if settings.holdout_share > 0.0:
         exps.start(settings.experiment, settings.holdout_share, settings.experiment_salt)
     engine.experiments = exps
+    if engine.recorder is not None:
+        engine.recorder.tagger = exps.tags
     api = ExperimentsAPI(runtime, exps)
     admin.add("GET", "api/experiments", api.index)
     admin.add("GET", "api/experiments/*", api.get)

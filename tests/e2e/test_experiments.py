@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from signals.identity import IdentityCodec
@@ -271,3 +272,56 @@ def test_experiment_counters_of_two_processes_on_one_redis_are_their_sum(
     finally:
         delete_prefix(client, prefix)
         client.close()
+
+
+def test_experiment_lift_cli_prints_the_same_from_the_api_and_from_recorded_events(
+    sim_origin: tuple[str, SimOrigin], tmp_path: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from proxy.lift_cli import main as lift_main
+    from tests.e2e.conftest import run_proxy
+
+    upstream, _ = sim_origin
+    events = tmp_path / "events"
+    with run_proxy(upstream, tmp_path, preset="shopify", expose_headers=True,
+                   admin_token=TOKEN, experiment="cli", holdout_share=0.4,
+                   bot_max_rate=100_000, budget_ms=1000, record_events=True,
+                   record_dir=str(events)) as proxy:
+        with httpx.Client(base_url=proxy, headers=BROWSER) as c:
+            for i in range(30):
+                for persona in ("price", "explore"):
+                    shop(c, persona, device_cookie(f"cli-{persona}-{i}"))
+        assert lift_main(["--url", proxy, "--token", TOKEN, "--json"]) == 0
+        live = orjson.loads(capsys.readouterr().out)
+        assert lift_main(["--url", proxy, "--token", TOKEN]) == 0
+        text = capsys.readouterr().out
+    # The proxy has shut down: its recorder wrote every event, tagged with the group.
+    assert lift_main(["--events", str(events / "events.jsonl"), "--json"]) == 0
+    offline = orjson.loads(capsys.readouterr().out)
+    assert live["experiment"] == offline["experiment"] == "cli"
+    for group in ("treatment", "holdout"):
+        for metric in ("sessions", "cart", "checkout", "purchase"):
+            assert live["totals"][group][metric] == offline["totals"][group][metric]
+    assert {c["class"] for c in live["classes"]} == {c["class"] for c in offline["classes"]}
+    assert offline["sessions_without_group"] == 0
+    for sentence in live["sentences"]:
+        assert sentence in text
+    assert "experiment cli" in text and "treatment" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "one of the arguments --url --events is required"),
+    (["--url", "http://127.0.0.1:9", "--experiment", "Bad Name"], "experiment names are"),
+    (["--url", "http://127.0.0.1:9", "--experiment", "x"], "cannot reach"),
+])
+def test_experiment_lift_cli_errors_are_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from proxy.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exc:
+        code = cli_main(["lift", *argv])
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert "Traceback" not in err
