@@ -106,6 +106,8 @@ class Runtime:
             pass  # not the main thread (tests, embedded servers): reload via the admin API
 
     async def aclose(self) -> None:
+        if self.engine.experiments is not None:
+            await self.engine.experiments.aclose()  # exported changes go before the audit log
         if self.governance is not None:
             await self.governance.aclose()  # buffered audit records are written first
         for task in self.tasks:

@@ -79,6 +79,7 @@ class Experiments:
         self.books: dict[str, OutcomeBook] = {}
         self.riders: dict[str, Any] = {}
         self.invalid_order_values = 0
+        self.exporter: Any = None  # proxy.export.Exporter when a sink is configured
         p = header_prefix.decode()
         self.h_group = (p + "group").lower().encode()
         self.h_experiment = (p + "experiment").lower().encode()
@@ -107,6 +108,10 @@ class Experiments:
         logger.info("experiment %s started (holdout share %.3f)", name, share)
         return exp
 
+    async def aclose(self) -> None:
+        if self.exporter is not None:
+            await self.exporter.aclose()
+
     def stop(self) -> Experiment | None:
         exp, self.current = self.current, None
         if exp is not None:
@@ -116,10 +121,15 @@ class Experiments:
     # -- the request path --------------------------------------------------------------------
 
     def on_decision(self, decision: Decision) -> None:
-        """A scored request: its session's group (kept from its first request) and headers."""
+        """A scored request: its session's group (kept from its first request) and headers;
+        a change of its class goes to the exporter."""
         exp = self.current
+        exporter = self.exporter
         active = decision.active
-        if exp is None or active is None:
+        if active is None or (exp is None and exporter is None):
+            return
+        if exp is None:
+            exporter.observe(decision, None, None)
             return
         book = exp.book
         entry = book.session(decision.session)
@@ -135,6 +145,8 @@ class Experiments:
         headers = decision.headers
         headers.append((self.h_group, exp.group_values[entry.holdout]))
         headers.append((self.h_experiment, exp.name_value))
+        if exporter is not None:
+            exporter.observe(decision, exp.name, GROUPS[entry.holdout])
 
     def on_response(self, decision: Decision, status: int, order_value: bytes | None) -> None:
         """Count an outcome the origin confirmed; the order value comes with a purchase."""
@@ -314,6 +326,36 @@ def _pairs(scope: Scope) -> list[tuple[str, str]]:
     return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 
+def build_exporter(runtime: Runtime) -> Any:
+    """The class-change exporter for the configured sinks (None when there are none)."""
+    from proxy.config import ConfigError
+    from proxy.export import AuditExport, Exporter, RedisStreamExport, WebhookExport
+
+    settings = runtime.settings
+    engine = runtime.engine
+    sinks: list[Any] = []
+    if settings.export_stream:
+        if settings.store != "redis":
+            raise ConfigError("export_stream=true needs store = redis")
+        sinks.append(RedisStreamExport(engine.store.client,  # type: ignore[attr-defined]
+                                       f"{settings.redis_prefix}:export",
+                                       settings.export_stream_maxlen))
+    if settings.export_webhook:
+        sinks.append(WebhookExport(settings.export_webhook, token=settings.export_webhook_token))
+    if settings.export_audit:
+        audit = getattr(runtime.governance, "audit", None)
+        if audit is None:
+            raise ConfigError("export_audit=true needs the audit log (audit = true)")
+        sinks.append(AuditExport(audit))
+    if not sinks:
+        return None
+    return Exporter(sinks, pseudonym=engine.codec.pseudonym, capacity=settings.memory_capacity,
+                    buffer=settings.export_buffer, batch=settings.export_batch,
+                    retry_base=min(0.5, settings.export_retry_max_s),
+                    retry_max=settings.export_retry_max_s,
+                    h_signals=engine.h_signals)
+
+
 def install(admin: AdminApp, runtime: Runtime) -> Experiments:
     """Build the hook from settings, start the configured experiment, register the API."""
     settings = runtime.settings
@@ -325,6 +367,7 @@ def install(admin: AdminApp, runtime: Runtime) -> Experiments:
                        redis_prefix=settings.redis_prefix, clock=engine.clock)
     if settings.holdout_share > 0.0:
         exps.start(settings.experiment, settings.holdout_share, settings.experiment_salt)
+    exps.exporter = build_exporter(runtime)
     engine.experiments = exps
     if engine.recorder is not None:
         engine.recorder.tagger = exps.tags
@@ -341,5 +384,11 @@ def install(admin: AdminApp, runtime: Runtime) -> Experiments:
                 ("sessions", len(exps.current.book)), ("evicted", exps.current.book.evicted),
                 ("pending", len(exps.current.book.pending)),
                 ("invalid_order_values", exps.invalid_order_values))})
+    if exps.exporter is not None:
+        exporter = exps.exporter
+        engine.metrics.gauge(
+            "intentgate_export", "Class-change export: changes seen; per sink queued, "
+            "delivered, dropped (buffer full), failures, batches, buffered.",
+            lambda: {f"stat={k}": v for k, v in exporter.stats().items()})
     return exps
 
