@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from explain.lift import report
 from proxy.admin import HTTPError, read_body
 from signals.cohorts import GROUPS, Cohorts
+from signals.events import EventKind
 from signals.outcomes import METRICS, OUTCOME_BITS, OutcomeBook, rows
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _UNDETERMINED = "undetermined"
-_PURCHASE = next(k for k in OUTCOME_BITS if k.slug == "purchase")
+_IS_OUTCOME = tuple(EventKind(k) in OUTCOME_BITS for k in range(len(EventKind)))
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 MAX_ORDER_VALUE = 1e9
 Result = tuple[int, Any, Any]
@@ -51,16 +52,17 @@ def check_name(name: str) -> str:
 class Experiment:
     """One running experiment: its cohorts, its outcome book, its header values."""
 
-    __slots__ = ("name", "cohorts", "book", "started_at", "group_values", "name_value", "rider")
+    __slots__ = ("name", "cohorts", "book", "started_at", "header_values", "name_header")
 
-    def __init__(self, name: str, cohorts: Cohorts, book: OutcomeBook, started_at: float) -> None:
+    def __init__(self, name: str, cohorts: Cohorts, book: OutcomeBook, started_at: float,
+                 h_group: bytes, h_experiment: bytes) -> None:
         self.name = name
         self.cohorts = cohorts
         self.book = book
         self.started_at = started_at
-        self.group_values = tuple(g.encode() for g in GROUPS)
-        self.name_value = name.encode()
-        self.rider: Any = None
+        # Header tuples built once: a request appends them as they are.
+        self.header_values = tuple((h_group, g.encode()) for g in GROUPS)
+        self.name_header = (h_experiment, name.encode())
 
 
 class Experiments:
@@ -103,7 +105,7 @@ class Experiments:
                 rider = RedisCounters(book, counters_key(self.redis_prefix, name))
                 self.store.add_rider(rider)
                 self.riders[name] = rider
-        exp = Experiment(name, cohorts, book, self.clock())
+        exp = Experiment(name, cohorts, book, self.clock(), self.h_group, self.h_experiment)
         self.current = exp  # one assignment: a request sees the old or the new one, whole
         logger.info("experiment %s started (holdout share %.3f)", name, share)
         return exp
@@ -134,17 +136,18 @@ class Experiments:
         book = exp.book
         entry = book.session(decision.session)
         event = decision.event
-        outcome = event is not None and event.kind in OUTCOME_BITS
+        # A tuple indexed by the kind: hashing an IntEnum (``in`` a dict) runs Python code.
+        outcome = event is not None and _IS_OUTCOME[event.kind]
         if entry is None:
             stable = decision.pid if decision.pid is not None else "d:" + decision.device
             # A first request that is itself an outcome had no class before it.
             entry = book.open(decision.session, exp.cohorts.is_holdout(stable), active.version,
                               _UNDETERMINED if outcome else decision.slug)
-        elif not outcome:
+        elif not outcome and (entry.cls != decision.slug or entry.model != active.version):
             book.classified(entry, active.version, decision.slug)
         headers = decision.headers
-        headers.append((self.h_group, exp.group_values[entry.holdout]))
-        headers.append((self.h_experiment, exp.name_value))
+        headers.append(exp.header_values[entry.holdout])
+        headers.append(exp.name_header)
         if exporter is not None:
             exporter.observe(decision, exp.name, GROUPS[entry.holdout])
 
@@ -152,13 +155,13 @@ class Experiments:
         """Count an outcome the origin confirmed; the order value comes with a purchase."""
         exp = self.current
         event = decision.event
-        if exp is None or event is None or status >= 400 or event.kind not in OUTCOME_BITS:
+        if exp is None or event is None or status >= 400 or not _IS_OUTCOME[event.kind]:
             return
         entry = exp.book.session(decision.session)
         if entry is None:
             return
         value = 0.0
-        if order_value is not None and event.kind is _PURCHASE:
+        if order_value is not None and event.kind == EventKind.PURCHASE:
             try:
                 value = float(order_value.decode("latin-1").strip())
             except ValueError:
@@ -166,7 +169,7 @@ class Experiments:
             if not 0.0 <= value <= MAX_ORDER_VALUE:  # also NaN
                 self.invalid_order_values += 1
                 value = 0.0
-        exp.book.outcome(entry, event.kind, value)
+        exp.book.outcome(entry, EventKind(event.kind), value)
 
     def tags(self, session: str) -> dict[str, Any] | None:
         """Fields for a recorded event line: the session's experiment and group."""

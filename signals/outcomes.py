@@ -99,7 +99,7 @@ class OutcomeBook:
         if bit and not entry.flags & bit:
             entry.flags |= bit
             self._add(field_name(entry.model, entry.cls, entry.holdout, _METRIC_OF_BIT[bit]), 1)
-        if kind is EventKind.PURCHASE:
+        if kind == EventKind.PURCHASE:
             self._add(field_name(entry.model, entry.cls, entry.holdout, "orders"), 1)
             if order_value > 0.0:
                 self._add(field_name(entry.model, entry.cls, entry.holdout, "revenue"),

@@ -65,7 +65,8 @@ class SimOrigin:
             rate = TREATED_RATE if cls == self.treated and group == "treatment" else BASE_RATE
             extra.append((b"x-sim-buy", b"1" if self.rng.random() < rate else b"0"))
         if scope["path"].endswith("/thank_you"):
-            extra.append((b"x-intent-order-value", b"40.00"))
+            value = query.partition(b"value=")[2] or b"40.00"
+            extra.append((b"x-intent-order-value", value))
         if scope["path"] == "/identify":
             extra.append((b"x-intent-identify", query.decode().partition("=")[2].encode()))
         body = b"ok"
@@ -197,6 +198,8 @@ def test_experiment_start_stop_through_the_admin_api_is_audited(
                        budget_ms=1000)
     with httpx.Client(base_url=proxy, headers=BROWSER) as c:
         assert "x-intent-group" not in c.get("/products/a").headers  # off by default
+        # Without an experiment the order value is still removed before the response leaves.
+        assert "x-intent-order-value" not in c.get("/checkouts/c0/thank_you").headers
         assert c.get("/_intentgate/api/experiments", headers=AUTH).json()["current"] is None
         r = c.post("/_intentgate/api/experiments/spring", headers=AUTH,
                    json={"holdout_share": 0.9})
@@ -216,9 +219,17 @@ def test_experiment_start_stop_through_the_admin_api_is_audited(
             r = c.get(p)
         assert r.headers["x-intent-experiment"] == "spring"
         assert r.headers["x-intent-group"] in ("treatment", "holdout")
+        # Two orders: one value the origin garbled (ignored, counted), one good.
+        for value in ("abc", "12.5"):
+            r = c.get(f"/checkouts/c1/thank_you?value={value}")
+            assert "x-intent-order-value" not in r.headers
         report = c.get("/_intentgate/api/experiments/spring", headers=AUTH).json()
         assert report["running"] and report["holdout_share"] == 0.1
         assert sum(g["sessions"] for g in report["totals"].values()) == 1
+        assert sum(g["orders"] for g in report["totals"].values()) == 2
+        assert sum(g["revenue"] for g in report["totals"].values()) == 12.5
+        metrics = c.get("/_intentgate/metrics", headers=AUTH).text
+        assert 'intentgate_experiment{stat="invalid_order_values"} 1' in metrics
         assert c.delete("/_intentgate/api/experiments/spring", headers=AUTH).status_code == 200
         assert "x-intent-group" not in c.get("/products/b").headers
         assert c.delete("/_intentgate/api/experiments/spring", headers=AUTH).status_code == 404
