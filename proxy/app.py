@@ -106,6 +106,8 @@ class Runtime:
             pass  # not the main thread (tests, embedded servers): reload via the admin API
 
     async def aclose(self) -> None:
+        if self.engine.experiments is not None:
+            await self.engine.experiments.aclose()  # exported changes go before the audit log
         if self.governance is not None:
             await self.governance.aclose()  # buffered audit records are written first
         if self.admin.audit is not None:
@@ -179,8 +181,10 @@ def build_runtime(config: Any = None) -> Runtime:
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
     runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
     from proxy.admin_api import install
+    from proxy.experiments import install as install_experiments
 
     install(admin, runtime)
+    install_experiments(admin, runtime)
     return runtime
 
 

@@ -50,7 +50,8 @@ GET_ONLY_TARGETS = frozenset({"httpx", "aiohttp"})
 N_SESSIONS = 2000
 # Targets that run intentgate's engine, whose /_intentgate/metrics tell how much of the bench
 # traffic was classified (rather than gated as bots or failed open).
-ENGINE_TARGETS = frozenset({"intentgate", "intentgate-noaudit", "intentgate-redis"})
+ENGINE_TARGETS = frozenset({"intentgate", "intentgate-noaudit", "intentgate-redis",
+                            "intentgate-experiment"})
 
 
 class TargetError(RuntimeError):
@@ -377,6 +378,10 @@ def _stack(args: argparse.Namespace, work: Path,
         "httpx": client("httpx"),
         "aiohttp": client("aiohttp"),
         "intentgate-noaudit": proxy([], dict(env, INTENTGATE_AUDIT="false")),
+        # A holdout experiment running (groups, headers, outcome counters): its cost beside
+        # "intentgate" in the same run (docs/experiments.md).
+        "intentgate-experiment": proxy([], dict(env, INTENTGATE_EXPERIMENT="bench",
+                                                INTENTGATE_HOLDOUT_SHARE="0.1")),
         "intentgate-redis": proxy(["--store", "redis", "--redis-url", REDIS_URL],
                                   dict(env, INTENTGATE_REDIS_PREFIX=redis_prefix)),
     }
@@ -451,7 +456,7 @@ def _main(argv: list[str] | None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--targets", default="direct,nginx,passthrough,intentgate",
                     help="comma-separated: direct, nginx, passthrough, intentgate, httpx, "
-                         "aiohttp, intentgate-noaudit, intentgate-redis")
+                         "aiohttp, intentgate-noaudit, intentgate-redis, intentgate-experiment")
     ap.add_argument("--no-micro", action="store_true", help="skip in-process micro-benchmarks")
     ap.add_argument("--micro-only", action="store_true")
     ap.add_argument("--json", action="store_true")

@@ -109,7 +109,8 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
     except Exception as exc:
         _skip(out, tuple(s for s in model_steps if s not in out), exc)
 
-    steps = ("whole classification step", "step + governance bookkeeping")
+    steps = ("whole classification step", "step + governance bookkeeping",
+             "step + governance + experiment")
     try:
         from proxy.app import build_runtime
 
@@ -136,6 +137,14 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
                 out[steps[1]] = _time(step, n)
             else:
                 out[steps[1]] = {"skipped": "no governance observer in this build"}
+            experiments = getattr(engine, "experiments", None)
+            if experiments is not None:
+                # A holdout experiment running: group lookup, two headers, outcome counters.
+                experiments.start("micro", 0.1)
+                out[steps[2]] = _time(step, n)
+                experiments.stop()
+            else:
+                out[steps[2]] = {"skipped": "no experiments in this build"}
     except Exception as exc:
         _skip(out, tuple(s for s in steps if s not in out), exc)
 

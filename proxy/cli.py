@@ -1,4 +1,4 @@
-"""The ``intentgate`` command: serve, demo-shop, bench, fit, import, evaluate.
+"""The ``intentgate`` command: serve, demo-shop, bench, fit, import, evaluate, lift.
 
 Each flag is one settings field (``proxy.config``). A bad flag or value prints one line naming it
 and exits with status 2. ``serve`` never imports scikit-learn: the fitting code is imported inside
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         ("import", "convert a real dataset into event JSONL"),
         ("evaluate", "purchase rate by class for a model"),
         ("fit-bundled", "rebuild the bundled model from ../shared/data"),
+        ("lift", "treatment vs holdout conversion by class (API or recorded events)"),
     ):
         c = sub.add_parser(name, help=helptext, add_help=False)
         c.add_argument("args", nargs=argparse.REMAINDER)
@@ -124,7 +125,7 @@ def _demo_shop(args: argparse.Namespace) -> int:
     return 0
 
 
-_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "fit-bundled")
+_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "fit-bundled", "lift")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from proxy.bench import main as bench_main
 
             return bench_main(argv[1:])
+        if argv[0] == "lift":
+            from proxy.lift_cli import main as lift_main
+
+            return lift_main(argv[1:])
         from proxy import offline
 
         return offline.main(argv[0], argv[1:])

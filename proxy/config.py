@@ -154,6 +154,21 @@ class Settings(BaseModel):
     audit_retention_days: float = Field(30.0, gt=0)
     audit_stream_maxlen: int = Field(100_000, ge=1)
 
+    # Experiments: holdout cohorts and lift by class (docs/experiments.md). Off while
+    # holdout_share is 0; the salt defaults to the name, so a new name reshuffles the groups.
+    experiment: str = Field("default", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    experiment_salt: str | None = Field(None, min_length=1, max_length=128)
+    holdout_share: float = Field(0.0, ge=0.0, le=0.5)
+    # Class-change export (docs/experiments.md): any of three sinks, each with its own buffer.
+    export_stream: bool = False  # Redis Stream <redis_prefix>:export (store = redis)
+    export_stream_maxlen: int = Field(100_000, ge=100)
+    export_webhook: str | None = Field(None, pattern=r"^https?://[^\s]+$")
+    export_webhook_token: str | None = None
+    export_audit: bool = False  # beside the decisions in the audit log
+    export_batch: int = Field(100, ge=1, le=10_000)
+    export_buffer: int = Field(10_000, ge=1)  # records per sink; more are dropped and counted
+    export_retry_max_s: float = Field(30.0, gt=0)  # backoff ceiling between retries
+
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     passthrough: bool = False
 

@@ -164,6 +164,8 @@ class Engine:
         self.active: ActiveModel | None = None
         # Called with each scored decision (proxy.admin_api.Governance); None: nothing to do.
         self.observer: Any = None
+        # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
+        self.experiments: Any = None
         self._log = _RateLimitedLog()
         # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
         self._debug = logger.isEnabledFor(logging.DEBUG)
@@ -221,6 +223,9 @@ class Engine:
             self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
             return None
         self.metrics.classify_latency.observe(elapsed * 1e-9)
+        if self.experiments is not None and isinstance(decision, Decision):
+            # After the budget check: a request forwarded unclassified is not counted either.
+            self.experiments.on_decision(decision)
         observer = self.observer
         if observer is not None and isinstance(decision, Decision) and decision.active is not None:
             # Explanations and governance (journal, live mix, drift, shadow, audit) run after the
@@ -334,10 +339,16 @@ class Engine:
         headers.append((self.h_profile, profile.encode()))
         self.metrics.requests_by_class[decision.slug] += 1
 
-    def on_response(self, decision: Decision | None, status: int, identify: bytes | None) -> None:
-        """Response side: undo the event of a page that did not exist; accept an identify."""
+    def on_response(
+        self, decision: Decision | None, status: int, identify: bytes | None,
+        order_value: bytes | None = None,
+    ) -> None:
+        """Response side: undo the event of a page that did not exist; count an outcome (with
+        the origin's order value); accept an identify."""
         if decision is None:
             return
+        if self.experiments is not None and decision.active is not None:
+            self.experiments.on_response(decision, status, order_value)
         if decision.event is not None and status >= 400:
             decision.state.revert(decision.event)
             self.store.changed(decision.key)

@@ -52,6 +52,7 @@ class IntentGateMiddleware:
         opts = engine.options
         self._prefix = opts.header_prefix
         self._identify = opts.identify_header
+        self._order_value = opts.header_prefix + b"order-value"  # removed like identify
         self._expose = opts.expose_headers
         self._trusted = opts.trusted_hops
         self._started = not self._owns_engine
@@ -155,16 +156,22 @@ class _ResponseHook:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             identify_name = self.mw._identify
+            order_name = self.mw._order_value
             identify: bytes | None = None
+            order_value: bytes | None = None
             out: list[tuple[bytes, bytes]] = []
             for name, value in message.get("headers", ()):
-                if name.lower() == identify_name:
+                lname = name.lower()
+                if lname == identify_name:
                     identify = value
+                    continue
+                if lname == order_name:
+                    order_value = value
                     continue
                 out.append((name, value))
             decision = self.decision
             try:
-                self.engine.on_response(decision, message["status"], identify)
+                self.engine.on_response(decision, message["status"], identify, order_value)
             except Exception as exc:  # response side fails open too
                 self.engine.fail_open("response", repr(exc))
             if decision is not None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -45,6 +46,9 @@ class EventRecorder:
         self._fh: IO[bytes] | None = None
         self._size = 0
         self._flushed_at = 0.0
+        # Extra fields for a session's lines (proxy.experiments: its experiment and group, so
+        # ``intentgate lift`` can report from recorded events); None: none.
+        self.tagger: Callable[[str], dict[str, Any] | None] | None = None
 
     @property
     def path(self) -> Path:
@@ -61,7 +65,12 @@ class EventRecorder:
             return
         if not self.allow_query_text and event.query is not None:
             event = event._replace(query=None)
-        line = orjson.dumps(event_to_record(self.codec.pseudonym("s:" + session), event)) + b"\n"
+        rec = event_to_record(self.codec.pseudonym("s:" + session), event)
+        if self.tagger is not None:
+            tags = self.tagger(session)
+            if tags:
+                rec.update(tags)
+        line = orjson.dumps(rec) + b"\n"
         self._buf.append(line)
         self._buffered += len(line)
         now = time.monotonic()

@@ -213,6 +213,8 @@ class RedisStore:
         self.writer = os.urandom(6).hex()  # this process's id in the applied-sequences hash
         self._seq = itertools.count(1)
         self._closing = False
+        # Other shared counters that ride this flusher's pipeline (signals.redis_outcomes).
+        self._riders: list[Any] = []
         self.stats_: dict[str, int] = dict.fromkeys(
             ("fetches", "fetch_hits", "fetch_skipped", "fetch_errors", "flushes", "flushed_keys",
              "flush_errors", "backlog_overflow", "unsynced_evicted", "evictions", "expirations",
@@ -264,7 +266,7 @@ class RedisStore:
             except (asyncio.CancelledError, Exception):
                 pass
         end = time.monotonic() + deadline
-        while (self._dirty or self._links) and time.monotonic() < end:
+        while (self._dirty or self._links or self._riding()) and time.monotonic() < end:
             if not await self._flush_batch():
                 break
         if self._dirty:
@@ -273,6 +275,22 @@ class RedisStore:
             await self.client.aclose()
         except Exception:  # closing a broken connection: nothing left to do
             pass
+
+    # -- riders: more increments sent in the flusher's pipeline -------------------------------
+
+    def add_rider(self, rider: Any) -> None:
+        """Send ``rider``'s pending commands with every flush. A rider has ``pending() ->
+        bool``, ``drain(pipe) -> (n commands, token)`` and ``settle(token, replies | None)``
+        (None: the pipeline failed, the rider keeps what it drained for the next flush)."""
+        self._riders.append(rider)
+
+    def wake(self) -> None:
+        """Ask the flusher for a flush soon (a rider got something pending)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def _riding(self) -> bool:
+        return any(r.pending() for r in self._riders)
 
     async def _load_scripts(self) -> None:
         try:
@@ -500,7 +518,7 @@ class RedisStore:
     async def _flusher(self) -> None:
         assert self._wake is not None
         while not self._closing:
-            if not self._dirty and not self._links:
+            if not self._dirty and not self._links and not self._riding():
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -514,7 +532,8 @@ class RedisStore:
                 # for the next interval (so one hot key is sent once per interval at most).
                 rounds = -(-len(self._dirty) // self.batch) + 1
                 for _ in range(rounds):
-                    if not (self._dirty or self._links) or not await self._flush_batch():
+                    if not (self._dirty or self._links or self._riding()) \
+                            or not await self._flush_batch():
                         break
             except asyncio.CancelledError:
                 raise
@@ -523,7 +542,7 @@ class RedisStore:
 
     async def flush(self) -> None:
         """Flush everything pending now (tests, shutdown)."""
-        while self._dirty or self._links:
+        while self._dirty or self._links or self._riding():
             if not await self._flush_batch():
                 raise StoreUnavailable("redis unavailable: changes kept for later")
 
@@ -664,11 +683,19 @@ class RedisStore:
                 pipe.set(key, profile, ex=self.profile_ttl)
             else:
                 pipe.delete(key)
+        riders = [(r, *r.drain(pipe)) for r in self._riders
+                  if links is not None and r.pending()]
         try:
             results = await pipe.execute(raise_on_error=False)
         except Exception as exc:
+            for rider, _n, token in riders:
+                rider.settle(token, None)
             raise StoreUnavailable(f"redis: {exc!r}") from exc
-        for r in results[len(groups):]:
+        end = len(results)
+        for rider, n, token in reversed(riders):
+            rider.settle(token, list(results[end - n:end]))
+            end -= n
+        for r in results[len(groups):end]:
             if isinstance(r, Exception):
                 raise StoreUnavailable(f"redis link write: {r!r}")
         return list(results[: len(groups)])
