@@ -20,7 +20,7 @@ from signals.identity import IdentityCodec
 from tests.e2e.conftest import SECRET
 from tests.servers import serve_in_thread
 
-TOKEN = "experiments-admin-token"
+TOKEN = "experiments-admin-token-0123456789"
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
            "accept": "text/html", "accept-language": "en"}
 CODEC = IdentityCodec(SECRET.encode())
@@ -276,8 +276,17 @@ def test_experiment_counters_of_two_processes_on_one_redis_are_their_sum(
                 time.sleep(0.1)
             assert body["shared"] is True
             assert got == sent
-            # The other process reads the same shared totals.
-            other = httpx.get(b.url + "/_intentgate/api/experiments/shared", headers=AUTH).json()
+            # The other process reads the same shared totals, once what the first one still
+            # held locally has been flushed (write-behind).
+            deadline = time.monotonic() + 20
+            while True:
+                body = httpx.get(a.url + "/_intentgate/api/experiments/shared",
+                                 headers=AUTH).json()
+                other = httpx.get(b.url + "/_intentgate/api/experiments/shared",
+                                  headers=AUTH).json()
+                if other["totals"] == body["totals"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
             assert other["totals"] == body["totals"]
             assert client.exists(f"{prefix}:{{exp:shared}}:c") == 1
     finally:

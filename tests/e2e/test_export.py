@@ -14,7 +14,7 @@ import pytest
 
 from tests.servers import free_port, serve_in_thread
 
-TOKEN = "export-admin-token"
+TOKEN = "export-admin-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
            "accept": "text/html", "accept-language": "en"}
