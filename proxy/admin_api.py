@@ -1,54 +1,41 @@
 """The admin API under ``/_intentgate/api/`` (bearer token) and the merchandiser page under
-``/_intentgate/ui/``, plus ``Governance``: what the engine tells explain about each decision.
+``/_intentgate/ui/``.
 
-``install`` registers everything on an ``AdminApp``. Inputs are validated here (pydantic for
-query strings, closed patterns for path parameters); every failure is a 4xx with a JSON reason
-through the AdminApp's one error path. ``Governance.observe`` runs on the request path after the
-kernel (no ``await``: the scorer's buffers are still this request's) and never raises.
+``install`` registers everything on an ``AdminApp`` and hands the engine the governance queue
+(``explain.governance``: journal, live mix, drift, shadow, audit, drained off the request path).
+Inputs are validated here (pydantic for query strings, closed patterns for path parameters);
+every failure is a 4xx with a JSON reason through the AdminApp's one error path.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifiers.artifact import Model
 from classifiers.errors import ArtifactError
-from explain.audit import AuditLog, AuditPolicy, AuditRecord, JsonlSink, RedisStreamSink
+from explain.audit import AuditLog, AuditPolicy, JsonlSink, RedisStreamSink
 from explain.drift import DriftMonitor
 from explain.errors import AuditSinkError
-from explain.explanation import (
-    UNDETERMINED,
-    Change,
-    SessionJournal,
-    confidence_from,
-    explain,
-    in_words,
-    top_shares,
-)
-from explain.live import LiveMix
-from explain.shadow import Shadow
+from explain.explanation import explain
+from explain.governance import Governance
 from proxy.admin import HTTPError, read_body
 from proxy.admin_audit import note_action
 from proxy.models import read_model_file
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
-from signals.features import raw_value
 
 if TYPE_CHECKING:
     from proxy.admin import AdminApp
     from proxy.app import Runtime
-    from proxy.engine import ActiveModel, Decision
 
 logger = logging.getLogger(__name__)
 
@@ -61,122 +48,6 @@ MAX_MODEL_BYTES = 4 * 1024 * 1024
 MAX_USER_CHARS = 256
 
 Result = tuple[int, Any, Any]
-
-
-# -- what the engine calls per decision ---------------------------------------------------------
-
-
-class Governance:
-    """Per-decision bookkeeping for explanations and governance: the session journal (events
-    and class changes), the live class mix, drift sums, the shadow model and the audit log.
-
-    ``observe`` is the one call the engine makes, at the end of scoring a request.
-    """
-
-    def __init__(
-        self, *, pseudonym: Callable[[str], str], min_events: int = 3,
-        audit: AuditLog | None = None, journal: SessionJournal | None = None,
-        live: LiveMix | None = None, clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.pseudonym = pseudonym
-        self.min_events = min_events
-        self.audit = audit
-        self.journal = journal if journal is not None else SessionJournal()
-        self.live = live if live is not None else LiveMix()
-        self.clock = clock
-        self.drift: DriftMonitor | None = None
-        self.shadow: Shadow | None = None
-        self.errors = 0
-        self._version: str | None = None
-        self._index: dict[str, int] = {}
-        self._logged_at = -1e18
-
-    def _reset(self, model: Model) -> None:
-        self._version = model.version
-        self._index = {s: i for i, s in enumerate(model.slugs)}
-        self.drift = DriftMonitor(model, bucket_s=self.live.bucket_s, buckets=self.live.buckets)
-
-    def observe(self, active: ActiveModel, decision: Decision, profile: str, now: float) -> None:
-        """Book one scored decision; contained: a failure here is counted, never raised."""
-        try:
-            self._observe(active, decision, profile, now)
-        except Exception as exc:
-            self.errors += 1
-            if time.monotonic() - self._logged_at > 10.0:
-                self._logged_at = time.monotonic()
-                logger.error("governance bookkeeping failed: %r", exc)
-
-    def _observe(self, active: ActiveModel, decision: Decision, profile: str, now: float) -> None:
-        journal = self.journal
-        session = decision.session
-        j = journal.get(session)
-        j = journal.entry(session, j.pseudonym if j else self.pseudonym("s:" + session), profile)
-        if decision.event is not None:
-            journal.add_event(j, decision.event)
-        model = active.model
-        if model.version != self._version:
-            self._reset(model)
-        slug = decision.slug
-        self.live.add(slug, now)
-        state = decision.state
-        scored = state.events_seen >= self.min_events  # the engine extracted x for this request
-        if scored and self.drift is not None:
-            self.drift.observe(active.x, now)
-        if self.shadow is not None:
-            self.shadow.observe(state, now, slug)
-        j.decisions += 1
-        previous = j.last_class
-        changed = slug != previous and not (previous is None and slug == UNDETERMINED)
-        j.last_class = slug
-        audit = self.audit
-        record = audit is not None and audit.policy.should_record(j.pseudonym, j.decisions,
-                                                                  changed)
-        if not changed and not record:
-            return
-        d2 = active.scorer.d2
-        confidence = 0.0
-        shares: tuple[tuple[str, float], ...] = ()
-        if scored:
-            order = np.argsort(d2, kind="stable")
-            winner, runner = int(order[0]), int(order[1])
-            if slug != UNDETERMINED:
-                confidence = confidence_from(d2, winner, model.temperature)
-                shares = top_shares(active.scorer.contrib, float(d2[runner] - d2[winner]),
-                                    active.names)
-        raw = [raw_value(state, n, now) for n in active.names]
-        if changed:
-            minutes = raw_value(state, "session_minutes", now)
-            position = {n: i for i, n in enumerate(active.names)}
-            words = tuple(in_words(n, raw[position[n]], minutes) for n, _ in shares)
-            j.changes.append(Change(now, slug, previous, confidence, model.version, shares,
-                                    words))
-        if record and audit is not None:
-            d = len(active.names)
-            audit.submit(AuditRecord(
-                ts=now, session=j.pseudonym, profile=profile, model=model.version, cls=slug,
-                confidence=confidence, previous=previous,
-                event=decision.event.kind.slug if decision.event is not None else None,
-                signals=active.names,
-                contributions=active.scorer.contrib.tolist() if scored else [0.0] * d,
-                raw=raw, x=active.x.tolist() if scored else [0.0] * d,
-            ))
-
-    # -- shadow ----------------------------------------------------------------------------
-
-    def start_shadow(self, candidate: Model, now: float) -> Shadow:
-        shadow = Shadow(candidate, min_events=self.min_events, started_at=now)
-        shadow.warm()  # compile before it meets a request
-        self.shadow = shadow
-        return shadow
-
-    def stop_shadow(self) -> bool:
-        had = self.shadow is not None
-        self.shadow = None
-        return had
-
-    async def aclose(self) -> None:
-        if self.audit is not None:
-            await self.audit.aclose()
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -579,22 +450,30 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     runtime.governance = gov
     runtime.engine.observer = gov
     api = AdminAPI(runtime, gov)
-    admin.add("GET", "api/models", api.models)
-    admin.add("POST", "api/models", api.upload, action="model.upload")
-    admin.add("POST", "api/models/rollback", api.rollback, action="model.rollback")
-    admin.add("GET", "api/models/shadow", api.shadow_report)
-    admin.add("DELETE", "api/models/shadow", api.shadow_stop, action="model.shadow_stop")
-    admin.add("POST", "api/models/*", api.model_action,
+
+    def drained(handler: Callable[[Scope, Receive], Any]) -> Callable[[Scope, Receive], Any]:
+        async def answer(scope: Scope, receive: Receive) -> Any:
+            gov.drain()  # the answer includes every decision made before it was asked
+            return await handler(scope, receive)
+
+        return answer
+
+    admin.add("GET", "api/models", drained(api.models))
+    admin.add("POST", "api/models", drained(api.upload), action="model.upload")
+    admin.add("POST", "api/models/rollback", drained(api.rollback), action="model.rollback")
+    admin.add("GET", "api/models/shadow", drained(api.shadow_report))
+    admin.add("DELETE", "api/models/shadow", drained(api.shadow_stop), action="model.shadow_stop")
+    admin.add("POST", "api/models/*", drained(api.model_action),
               action=lambda sub: "model." + sub.rpartition("/")[2][:20])
-    admin.add("GET", "api/segments", api.segments)
-    admin.add("GET", "api/live", api.live)
-    admin.add("GET", "api/drift", api.drift)
-    admin.add("GET", "api/decisions", api.decisions)
-    admin.add("GET", "api/sessions/*", api.session)
-    admin.add("DELETE", "api/profiles/*", api.erase_profile, action="profile.erase")
-    admin.add("GET", "api/profiles/*", api.profile_merges)
-    admin.add("POST", "api/profiles/*", api.undo_merge, action="profile.undo_merge")
-    admin.add("GET", "api/actions", api.actions)
+    admin.add("GET", "api/segments", drained(api.segments))
+    admin.add("GET", "api/live", drained(api.live))
+    admin.add("GET", "api/drift", drained(api.drift))
+    admin.add("GET", "api/decisions", drained(api.decisions))
+    admin.add("GET", "api/sessions/*", drained(api.session))
+    admin.add("DELETE", "api/profiles/*", drained(api.erase_profile), action="profile.erase")
+    admin.add("GET", "api/profiles/*", drained(api.profile_merges))
+    admin.add("POST", "api/profiles/*", drained(api.undo_merge), action="profile.undo_merge")
+    admin.add("GET", "api/actions", drained(api.actions))
     static = resources.files("explain").joinpath("static")
     for path, (name, ctype) in _STATIC.items():
         admin.add("GET", path, _static_handler(ctype, static.joinpath(name).read_bytes()),
@@ -605,6 +484,9 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
         audit = gov.audit
         metrics.gauge("intentgate_audit", "Audit log: queue depth, records dropped/written, "
                       "sink errors.", lambda: {f"stat={k}": v for k, v in audit.stats().items()})
+    metrics.gauge("intentgate_governance", "Governance queue (journal, live mix, drift, shadow, "
+                  "audit): depth, decisions booked, dropped when full, errors.",
+                  lambda: {f"stat={k}": v for k, v in gov.stats().items()})
     metrics.gauge("intentgate_shadow_agreement", "Shadow model agreement with the live model.",
                   lambda: {f"candidate={gov.shadow.candidate.version}":
                            gov.shadow.agreed / max(gov.shadow.decisions, 1)}
