@@ -9,7 +9,9 @@ every failure is a 4xx with a JSON reason through the AdminApp's one error path.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -43,7 +45,7 @@ _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}\.[0-9a-f]{6}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.]{8,128}$")
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9_\-]{22}$")
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
-_CURSOR = r"^\d{1,15}-\d{1,15}$"
+_CURSOR = r"^\d{1,15}-\d{1,15}(-\d{1,10})?$"
 MAX_MODEL_BYTES = 4 * 1024 * 1024
 MAX_USER_CHARS = 256
 
@@ -378,22 +380,29 @@ def _scrub_recorded(recorder: Any, pseudonyms: set[str]) -> int:
     recorder.flush()
     removed = 0
     directory = Path(recorder.directory)
-    for path in sorted(directory.glob("events.jsonl*")):
-        lines = path.read_bytes().splitlines(keepends=True)
-        kept = []
-        for line in lines:
+    for path in sorted(directory.glob("events*.jsonl*")):
+        # Every worker's files, each rewritten in place under the writers' lock.
+        with path.open("r+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                session = orjson.loads(line).get("session")
-            except (orjson.JSONDecodeError, AttributeError):
-                session = None
-            if session in pseudonyms:
-                continue
-            kept.append(line)
-        if len(kept) != len(lines):
-            removed += len(lines) - len(kept)
-            with path.open("r+b") as fh:
-                fh.write(b"".join(kept))
-                fh.truncate()
+                lines = fh.read().splitlines(keepends=True)
+                kept = []
+                for line in lines:
+                    try:
+                        session = orjson.loads(line).get("session")
+                    except (orjson.JSONDecodeError, AttributeError):
+                        session = None
+                    if session in pseudonyms:
+                        continue
+                    kept.append(line)
+                if len(kept) != len(lines):
+                    removed += len(lines) - len(kept)
+                    fh.seek(0)
+                    fh.write(b"".join(kept))
+                    fh.truncate()
+                    fh.flush()
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return removed
 
 
@@ -436,8 +445,12 @@ def build_governance(runtime: Runtime) -> Governance:
                                    retention_s=retention)
         else:
             directory = settings.audit_dir or settings.data_path() / "audit"
+            # Several workers: one file per worker, merged when read (proxy.instance).
+            from proxy.instance import instance_dir
+
+            writer = os.getpid() if instance_dir() is not None else None
             sink = JsonlSink(Path(directory), max_bytes=settings.audit_max_bytes,
-                             keep=settings.audit_keep, retention_s=retention)
+                             keep=settings.audit_keep, retention_s=retention, writer=writer)
         audit = AuditLog(sink, capacity=settings.audit_queue,
                          policy=AuditPolicy(settings.audit_sample_rate))
     return Governance(pseudonym=engine.codec.pseudonym, min_events=engine.options.min_events,

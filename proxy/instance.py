@@ -152,6 +152,8 @@ def attach(runtime: Runtime, version: str) -> None:
     metrics.info = info
     directory = instance_dir()
     if directory is not None:
+        if engine.recorder is not None:
+            engine.recorder.writer = os.getpid()  # its own events-<pid>.jsonl
         share = MetricsShare(directory, metrics)
         metrics.share = share
         runtime.services.append(share)
