@@ -1,0 +1,139 @@
+"""Many workers, one picture: real ``intentgate serve --workers 2`` processes on loopback.
+
+Shoppers open a new connection for every request, so the kernel spreads them over the workers;
+every assertion reads what the proxy answers over HTTP (metrics, admin API) or what it left on
+disk after it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.redisproc import ADMIN_TOKEN, BROWSER, proxy_process
+
+AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+PAGES = ["/products/p1", "/pages/compare?products=p1,p2", "/products/p2", "/collections/c1",
+         "/pages/compare?products=p2,p3", "/products/p3", "/search?q=tee"]
+
+
+def scrape(url: str) -> str:
+    r = httpx.get(url + "/_intentgate/metrics", headers=AUTH, timeout=10)
+    assert r.status_code == 200
+    return r.text
+
+
+def family_total(text: str, name: str) -> float:
+    """Sum of every sample of ``name`` (all label values)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def samples(text: str, name: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line[len(name):].rsplit(" ", 1)
+            out[labels] = float(value)
+    return out
+
+
+def shop(url: str, n: int, cookies: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
+    """One shopper, ``n`` page views, a new connection each; returns (classified, cookies)."""
+    jar = dict(cookies or {})
+    classified = 0
+    for i in range(n):
+        r = httpx.get(url + PAGES[i % len(PAGES)], headers={**BROWSER, "connection": "close"},
+                      cookies=jar, timeout=10)
+        assert r.status_code == 200, r.text
+        jar.update({k: v for k, v in r.cookies.items()})
+        classified += "x-intent-class" in r.headers
+    return classified, jar
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+
+
+def test_one_scrape_of_either_worker_counts_the_whole_instance(
+    origin: str, tmp_path: Path,
+) -> None:
+    settings = {"workers": 2, "admin_token": ADMIN_TOKEN, "audit_sample_rate": 1.0,
+                "record_events": True}
+    with proxy_process(origin, tmp_path, **settings) as p:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            jobs = [pool.submit(shop, p.url, 12) for _ in range(16)]
+            seen = []
+            while not all(j.done() for j in jobs) or len(seen) < 10:
+                seen.append(family_total(scrape(p.url), "intentgate_requests_total"))
+            classified = sum(j.result()[0] for j in jobs)
+        assert classified > 0  # (a request over the time budget goes out unclassified)
+        # Counters never go backwards, whichever worker answers.
+        assert all(a <= b for a, b in zip(seen, seen[1:], strict=False)), seen
+        # After the load stops, every scrape equals the instance's total exactly: the requests
+        # that carried a class, plus those scored but sent unclassified for the time budget.
+        def settled() -> bool:
+            text = scrape(p.url)
+            over = samples(text, "intentgate_fail_open_total").get('{reason="budget"}', 0.0)
+            return family_total(text, "intentgate_requests_total") == classified + over
+
+        wait_for(settled, what="the merged total")
+        final = [scrape(p.url) for _ in range(10)]
+        total = family_total(final[0], "intentgate_requests_total")
+        assert [family_total(t, "intentgate_requests_total") for t in final] == [total] * 10
+        # Histograms are merged bucket by bucket: the +Inf bucket counts every classified one.
+        assert all(f'intentgate_classify_seconds_bucket{{le="+Inf"}} {classified}' in t
+                   for t in final)
+        # Both workers served shoppers and both are in the answer (gauges are per worker).
+        booked = samples(final[0], "intentgate_governance")
+        workers = {m.group(1) for k, v in booked.items() if 'stat="booked"' in k and v > 0
+                   for m in [re.search(r'worker="(\d+)"', k)] if m}
+        assert len(workers) == 2, booked
+        assert re.search(r'intentgate_build_info\{model="[^"]+",version="[^"]+"\} 1', final[0])
+        events = family_total(final[0], "intentgate_events_total")
+        reverted = family_total(final[0], "intentgate_reverted_events_total")
+        # Every page is an event; one sent unclassified (over the budget) is not recorded.
+        over = total - classified
+
+        # Every audit record, written by two workers, read back through the API exactly once.
+        def all_records() -> list[str] | None:
+            ids: list[str] = []
+            cursor = None
+            while True:
+                q = {"limit": "50", **({"cursor": cursor} if cursor else {})}
+                r = httpx.get(p.url + "/_intentgate/api/decisions", params=q, headers=AUTH,
+                              timeout=10)
+                assert r.status_code == 200, r.text
+                body = r.json()
+                ids += [d["id"] for d in body["decisions"]]
+                cursor = body["next_cursor"]
+                if cursor is None:
+                    break
+            return ids if len(ids) >= classified else None
+
+        ids = wait_for(all_records, what="every audit record")
+        assert len(ids) == classified and len(set(ids)) == classified
+        assert len({i.rsplit("-", 1)[1] for i in ids}) == 2  # both workers wrote records
+    # The recorded events: one file per worker, every line whole, none lost.
+    lines = []
+    for path in sorted((tmp_path / "data" / "events").glob("events*.jsonl*")):
+        lines += [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert len(list((tmp_path / "data" / "events").glob("events-*.jsonl"))) == 2
+    assert len(lines) == events - reverted - over and all("kind" in rec for rec in lines)
