@@ -80,7 +80,7 @@ def test_one_scrape_of_either_worker_counts_the_whole_instance(
     with proxy_process(origin, tmp_path, **settings) as p:
         with ThreadPoolExecutor(max_workers=4) as pool:
             jobs = [pool.submit(shop, p.url, 12) for _ in range(16)]
-            seen = []
+            seen: list[float] = []
             while not all(j.done() for j in jobs) or len(seen) < 10:
                 seen.append(family_total(scrape(p.url), "intentgate_requests_total"))
             classified = sum(j.result()[0] for j in jobs)
