@@ -31,7 +31,7 @@ from explain.explanation import explain
 from explain.governance import Governance
 from proxy.admin import HTTPError, read_body
 from proxy.admin_audit import note_action
-from proxy.models import read_model_file
+from proxy.modelsync import SyncUnavailable
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
 
@@ -105,10 +105,12 @@ class AdminAPI:
     async def models(self, scope: Scope, receive: Receive) -> Result:
         registry = self.runtime.registry
         shadow = self.governance.shadow
+        sync = self.runtime.modelsync
         return 200, {"active": registry.active.version if registry.active else None,
                      "shadow": shadow.candidate.version if shadow else None,
                      "history": registry.versions_history(),
-                     "models": registry.versions()}, ()
+                     "models": registry.versions(),
+                     "workers": await sync.workers() if sync is not None else []}, ()
 
     async def upload(self, scope: Scope, receive: Receive) -> Result:
         body = await read_body(receive, MAX_MODEL_BYTES)
@@ -119,50 +121,41 @@ class AdminAPI:
         note_action(scope, version=model.version)
         return 201, {"version": model.version, "classes": list(model.slugs)}, ()
 
-    def _load(self, version: str) -> Model:
+    def _check_version(self, version: str) -> None:
         if not _VERSION.match(version):
             raise HTTPError(400, f"not a model version: {version[:40]!r}")
-        try:
-            path = self.runtime.registry.path_of(version)
-        except KeyError:
-            raise HTTPError(404, f"no model version {version!r}") from None
-        if not path.exists():
-            raise HTTPError(404, f"no model version {version!r}")
-        try:
-            return read_model_file(path)
-        except ArtifactError as exc:
-            raise HTTPError(422, str(exc)) from None
 
     async def model_action(self, scope: Scope, receive: Receive) -> Result:
-        # models/{version}/activate | models/{version}/shadow
+        # models/{version}/activate | models/{version}/shadow: recorded durably for every
+        # worker of every instance (proxy.modelsync), answered with each worker's version.
         parts = scope["path"].split("/")
         version, action = parts[-2], parts[-1]
         note_action(scope, version=version[:40])
-        if action == "shadow":
-            model = self._load(version)
-            self.governance.start_shadow(model, self.runtime.engine.clock())
-            active = self.runtime.engine.active
-            return 200, {"shadow": model.version,
-                         "live": active.version if active else None}, ()
-        if action != "activate":
+        if action not in ("shadow", "activate"):
             raise HTTPError(404, f"no such model action {action[:40]!r}")
-        if not _VERSION.match(version):
-            raise HTTPError(400, f"not a model version: {version[:40]!r}")
+        self._check_version(version)
+        sync = self.runtime.modelsync
         try:
-            model = self.runtime.registry.activate(version)
-        except KeyError as exc:
-            raise HTTPError(404, str(exc.args[0])) from None
+            if action == "shadow":
+                return 200, await sync.set_shadow(version), ()
+            return 200, await sync.activate(version), ()
         except ArtifactError as exc:
-            raise HTTPError(422, str(exc)) from None
-        return 200, {"active": model.version}, ()
+            status = 404 if "no model version" in str(exc) else 422
+            raise HTTPError(status, str(exc)) from None
+        except SyncUnavailable as exc:
+            raise HTTPError(503, f"{exc}; nothing was changed, retry") from None
 
     async def rollback(self, scope: Scope, receive: Receive) -> Result:
         try:
-            model = self.runtime.registry.rollback()
+            answer = await self.runtime.modelsync.rollback()
         except KeyError as exc:
             raise HTTPError(409, str(exc.args[0])) from None
-        note_action(scope, version=model.version)
-        return 200, {"active": model.version}, ()
+        except ArtifactError as exc:
+            raise HTTPError(422, str(exc)) from None
+        except SyncUnavailable as exc:
+            raise HTTPError(503, f"{exc}; nothing was changed, retry") from None
+        note_action(scope, version=answer["active"])
+        return 200, answer, ()
 
     async def shadow_report(self, scope: Scope, receive: Receive) -> Result:
         shadow = self.governance.shadow
@@ -172,7 +165,12 @@ class AdminAPI:
         return 200, shadow.report(active.version if active else None), ()
 
     async def shadow_stop(self, scope: Scope, receive: Receive) -> Result:
-        return 200, {"stopped": self.governance.stop_shadow()}, ()
+        had = self.governance.shadow is not None
+        try:
+            answer = await self.runtime.modelsync.set_shadow(None)
+        except SyncUnavailable as exc:
+            raise HTTPError(503, f"{exc}; nothing was changed, retry") from None
+        return 200, {"stopped": had, "workers": answer["workers"]}, ()
 
     # -- live traffic ----------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ class Runtime:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     # Background services with ``async start()``/``aclose()`` (proxy.instance.attach).
     services: list[Any] = field(default_factory=list)
+    modelsync: Any = None  # proxy.modelsync.ModelSync: one active model on every worker
     started: bool = False
 
     async def startup(self) -> None:

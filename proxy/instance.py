@@ -150,6 +150,18 @@ def attach(runtime: Runtime, version: str) -> None:
         return {"version": version, "model": active.version if active is not None else ""}
 
     metrics.info = info
+    from proxy.modelsync import ModelSync
+
+    settings = runtime.settings
+    redis = getattr(engine.store, "client", None) if settings.store == "redis" else None
+    sync = ModelSync(runtime, redis=redis, prefix=settings.redis_prefix)
+    runtime.modelsync = sync
+    runtime.services.append(sync)
+    runtime.admin.health_info = sync.health
+    metrics.gauge("intentgate_model_sync", "Model sync of this worker: behind (1: cannot load "
+                  "the version it was told to serve, keeps the old one), load failures, "
+                  "errors reaching the model record in redis.", lambda: {
+                      f"stat={k}": v for k, v in sync.stats().items()})
     directory = instance_dir()
     if directory is not None:
         if engine.recorder is not None:
