@@ -8,6 +8,7 @@ disk after it stopped.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,11 @@ from typing import Any
 import httpx
 import orjson
 
+from classifiers.artifact import load_model, seal
+from proxy.models import bundled_model_bytes
 from tests.redisproc import ADMIN_TOKEN, BROWSER, proxy_process
+
+BUNDLED_VERSION = load_model(bundled_model_bytes()).version
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 PAGES = ["/products/p1", "/pages/compare?products=p1,p2", "/products/p2", "/collections/c1",
@@ -137,3 +142,82 @@ def test_one_scrape_of_either_worker_counts_the_whole_instance(
         lines += [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert len(list((tmp_path / "data" / "events").glob("events-*.jsonl"))) == 2
     assert len(lines) == events - reverted - over and all("kind" in rec for rec in lines)
+
+
+# -- one active model everywhere ----------------------------------------------------------------
+
+
+def candidate(tag: str) -> bytes:
+    content = orjson.loads(bundled_model_bytes())
+    for card in content["classes"]:
+        card["display_name"] += f" ({tag})"
+    return seal(content)
+
+
+def admin(url: str, method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, f"{url}/_intentgate/api/{path}", headers=AUTH, timeout=30,
+                         **kw)
+
+
+def models_on_new_connections(urls: list[str], n: int) -> list[str]:
+    """X-Intent-Model of ``n`` requests, each on a new connection, spread over ``urls``."""
+    out = []
+    for i in range(n):
+        r = httpx.get(urls[i % len(urls)] + "/products/p1",
+                      headers={**BROWSER, "connection": "close"}, timeout=10)
+        out.append(r.headers.get("x-intent-model", "-"))
+    return out
+
+
+def all_serve(urls: list[str], version: str, n: int = 200) -> None:
+    """Poll (no wall-clock assert) until ``n`` requests on new connections all carry it."""
+    wait_for(lambda: set(models_on_new_connections(urls, n)) == {version}, timeout=60,
+             what=f"every worker on {version}")
+
+
+def test_activate_and_rollback_reach_every_worker(origin: str, tmp_path: Path) -> None:
+    with proxy_process(origin, tmp_path, workers=2, admin_token=ADMIN_TOKEN,
+                       budget_ms=500) as p:
+        bundled = BUNDLED_VERSION
+        assert set(models_on_new_connections([p.url], 20)) == {bundled}
+        version = admin(p.url, "POST", "models", content=candidate("new")).json()["version"]
+        r = admin(p.url, "POST", f"models/{version}/activate")
+        assert r.status_code == 200 and r.json()["active"] == version
+        # The answer lists the workers and what each serves: both, once they follow.
+        workers = r.json()["workers"]
+        assert len(workers) == 2 and {w["active"] for w in workers} == {version}
+        all_serve([p.url], version)
+        listed = admin(p.url, "GET", "models").json()
+        assert [w["active"] for w in listed["workers"]] == [version, version]
+        r = admin(p.url, "POST", "models/rollback")
+        assert r.status_code == 200 and r.json()["active"] == bundled
+        all_serve([p.url], bundled)
+        # A version a worker cannot load: every worker keeps serving the one it has and says so.
+        broken = tmp_path / "data" / "models" / "2026-01-01.abcdef.json"
+        broken.write_text("{not json")
+        history = tmp_path / "data" / "models" / "ACTIVE"
+        history.write_text(history.read_text() + "2026-01-01.abcdef\n")
+
+        def both_behind() -> bool:
+            texts = [scrape(p.url) for _ in range(4)]
+            return all(re.search(r'intentgate_model_sync\{stat="behind",worker="\d+"\} 1\.0'
+                                 r'(.|\n)*stat="behind",worker="\d+"\} 1\.0', t) is not None
+                       for t in texts)
+
+        wait_for(both_behind, what="both workers reporting they are behind")
+        health = httpx.get(p.url + "/_intentgate/health", timeout=5).json()
+        assert health["model"] == bundled and health["model_wanted"] == "2026-01-01.abcdef"
+        assert "cannot load 2026-01-01.abcdef" in health["model_error"]
+        assert set(models_on_new_connections([p.url], 40)) == {bundled}
+
+
+def test_sighup_to_the_supervisor_reloads_every_worker(origin: str, tmp_path: Path) -> None:
+    model_file = tmp_path / "model.json"
+    model_file.write_bytes(bundled_model_bytes())
+    with proxy_process(origin, tmp_path, workers=2, admin_token=ADMIN_TOKEN,
+                       model=str(model_file), budget_ms=500) as p:
+        assert set(models_on_new_connections([p.url], 20)) == {BUNDLED_VERSION}
+        fresh = candidate("reloaded")
+        model_file.write_bytes(fresh)
+        p.proc.send_signal(signal.SIGHUP)
+        all_serve([p.url], load_model(fresh).version)
