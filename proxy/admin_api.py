@@ -29,8 +29,10 @@ from explain.drift import DriftMonitor
 from explain.errors import AuditSinkError
 from explain.explanation import explain
 from explain.governance import Governance
+from explain.live import LiveMix
 from proxy.admin import HTTPError, read_body
 from proxy.admin_audit import note_action
+from proxy.instance import instance_dir
 from proxy.modelsync import SyncUnavailable
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
@@ -162,7 +164,14 @@ class AdminAPI:
         if shadow is None:
             raise HTTPError(404, "no shadow model: POST models/{version}/shadow starts one")
         active = self.runtime.engine.active
-        return 200, shadow.report(active.version if active else None), ()
+        report = shadow.report(active.version if active else None)
+        shared = self.runtime.shared
+        if shared is not None:
+            counts, where = await shared.shadow(shadow.candidate.version)
+            if counts is not None:
+                report.update(counts)
+            return 200, self._scoped(report, where), ()
+        return 200, self._scoped(report), ()
 
     async def shadow_stop(self, scope: Scope, receive: Receive) -> Result:
         had = self.governance.shadow is not None
@@ -180,11 +189,34 @@ class AdminAPI:
             raise HTTPError(409, "no model is active")
         return active.model
 
+    def _scoped(self, answer: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+        """Say whose traffic an answer covers: ``global`` (every worker of every instance,
+        through Redis), ``local only`` (Redis away: this worker's own view), ``worker`` (the
+        memory store with several workers: this worker's view), ``instance`` (one process)."""
+        if where is None:
+            where = "worker" if instance_dir() is not None else "instance"
+        answer["scope"] = where
+        if where == "local only":
+            answer["note"] = ("redis is unreachable: this answer covers only the requests this "
+                              "worker served")
+        elif where == "worker":
+            answer["note"] = ("several workers with the memory store: this answer covers only "
+                              "the requests this worker served; use --store redis for the "
+                              "whole deployment")
+        return answer
+
+    async def _mix(self, now: float) -> tuple[LiveMix, str | None]:
+        shared = self.runtime.shared
+        if shared is None:
+            return self.governance.live, None
+        mix, where = await shared.live(now)
+        return mix, where
+
     async def segments(self, scope: Scope, receive: Receive) -> Result:
         model = self._active_model()
         now = self.runtime.engine.clock()
-        mix = self.governance.live.shares(
-            model.slugs, [c.percentage for c in model.artifact.classes], now)
+        live, where = await self._mix(now)
+        mix = live.shares(model.slugs, [c.percentage for c in model.artifact.classes], now)
         by_slug = {row["slug"]: row for row in mix["classes"]}
         cards = model.segments()
         for card in cards:
@@ -192,28 +224,34 @@ class AdminAPI:
             card["live_requests"] = row["live_decisions"]
             card["live_percentage"] = row["live_percentage"]
             card["training_percentage"] = row["training_percentage"]
-        return 200, {"model": model.version, "segments": cards, "window_s": mix["window_s"],
-                     "classified_requests": mix["classified"],
-                     "undetermined_requests": mix["undetermined"]}, ()
+        return 200, self._scoped({
+            "model": model.version, "segments": cards, "window_s": mix["window_s"],
+            "classified_requests": mix["classified"],
+            "undetermined_requests": mix["undetermined"]}, where), ()
 
     async def live(self, scope: Scope, receive: Receive) -> Result:
         model = self._active_model()
         now = self.runtime.engine.clock()
-        live = self.governance.live
+        live, where = await self._mix(now)
         mix = live.shares(model.slugs, [c.percentage for c in model.artifact.classes], now)
-        return 200, {"model": model.version, "bucket_s": live.bucket_s, "now": now,
-                     "mix": mix, "series": live.series(now),
-                     "display_names": dict(zip(model.slugs, model.display_names, strict=True))
-                     }, ()
+        return 200, self._scoped({
+            "model": model.version, "bucket_s": live.bucket_s, "now": now,
+            "mix": mix, "series": live.series(now),
+            "display_names": dict(zip(model.slugs, model.display_names, strict=True))},
+            where), ()
 
     async def drift(self, scope: Scope, receive: Receive) -> Result:
         model = self._active_model()
         gov = self.governance
         now = self.runtime.engine.clock()
+        shared = self.runtime.shared
+        if shared is not None:
+            monitor, mix, where = await shared.drift(model, now)
+            return 200, self._scoped(monitor.report(mix.counts(now), now), where), ()
         monitor = gov.drift
         if monitor is None or monitor.model.version != model.version:
             monitor = DriftMonitor(model, bucket_s=gov.live.bucket_s, buckets=gov.live.buckets)
-        return 200, monitor.report(gov.live.counts(now), now), ()
+        return 200, self._scoped(monitor.report(gov.live.counts(now), now)), ()
 
     # -- decisions and sessions ------------------------------------------------------------
 
@@ -236,32 +274,47 @@ class AdminAPI:
                                  "pseudonymous session token of a decision")
         engine = self.runtime.engine
         journal = self.governance.journal
+        shared = self.runtime.shared
         session = journal.session_of(ident) if _PSEUDONYM.match(ident) else None
+        pseudonym = None
         if session is None:
             session = engine.codec.verify(ident)
             if session is None:
-                raise HTTPError(400, "not a valid signed session id or a known pseudonym")
+                if shared is None or not _PSEUDONYM.match(ident):
+                    raise HTTPError(400, "not a valid signed session id or a known pseudonym")
+                pseudonym = ident  # a pseudonym another worker or instance journaled
         now = engine.clock()
-        state = engine.store.get(session, now)
-        entry = journal.get(session)
-        if state is None and entry is None:
+        state = None
+        if session is not None:
+            pseudonym = self.governance.pseudonym("s:" + session)
+            state = engine.store.get(session, now)
+            if state is None and engine.store.remote:
+                await engine.store.fetch(session)  # served elsewhere: its state is in Redis
+                state = engine.store.get(session, now)
+        entry = journal.get(session) if session is not None else None
+        view: dict[str, Any] | None = entry.to_dict() if entry is not None else None
+        where = None
+        if shared is not None and pseudonym is not None:
+            got, where = await shared.journal(pseudonym)
+            if got is not None:
+                view = got
+        if state is None and view is None:
             raise HTTPError(404, "no live session with that id (expired or never seen)")
         out: dict[str, Any] = {
-            "session": entry.pseudonym if entry else self.governance.pseudonym("s:" + session),
-            "profile": entry.profile if entry else None,
+            "session": pseudonym,
+            "profile": view["profile"] if view else None,
             "events": state.events_seen if state else 0,
             "started_at": (state.started_at or None) if state else None,
             "timeline": [], "changes": [], "decisions": 0,
         }
-        if entry is not None:
-            journal_view = entry.to_dict()
+        if view is not None:
             for key in ("timeline", "changes", "decisions"):
-                out[key] = journal_view[key]
+                out[key] = view[key]
         active = engine.active
         if state is not None and active is not None:
             out.update(explain(active.model, state, now,
                                min_events=engine.options.min_events))
-        return 200, out, ()
+        return 200, self._scoped(out, where), ()
 
     # -- erasure ---------------------------------------------------------------------------
 

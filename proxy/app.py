@@ -78,6 +78,7 @@ class Runtime:
     # Background services with ``async start()``/``aclose()`` (proxy.instance.attach).
     services: list[Any] = field(default_factory=list)
     modelsync: Any = None  # proxy.modelsync.ModelSync: one active model on every worker
+    shared: Any = None  # proxy.shared_admin.SharedAdminState: admin state in Redis (or None)
     started: bool = False
 
     async def startup(self) -> None:

@@ -162,6 +162,17 @@ def attach(runtime: Runtime, version: str) -> None:
                   "the version it was told to serve, keeps the old one), load failures, "
                   "errors reaching the model record in redis.", lambda: {
                       f"stat={k}": v for k, v in sync.stats().items()})
+    if settings.store == "redis" and redis is not None and runtime.governance is not None:
+        from proxy.shared_admin import SharedAdminState
+
+        shared = SharedAdminState(redis, runtime.governance, prefix=settings.redis_prefix,
+                                  session_ttl=settings.session_ttl,
+                                  cluster=bool(getattr(engine.store, "cluster", False)))
+        runtime.shared = shared
+        runtime.services.append(shared)
+        metrics.gauge("intentgate_shared_admin", "Admin state written behind to redis: up, "
+                      "sessions pending, dropped while redis was away, flushes, errors.",
+                      lambda: {f"stat={k}": v for k, v in shared.stats().items()})
     directory = instance_dir()
     if directory is not None:
         if engine.recorder is not None:

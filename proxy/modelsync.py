@@ -259,7 +259,10 @@ class ModelSync:
             atomic_write(folder / f"{self.worker}.json", data)
         if self.redis is not None:
             try:
-                await self.redis.hset(self.workers_key, self.worker, data)
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.hset(self.workers_key, self.worker, data)
+                pipe.expire(self.workers_key, 60)  # gone when every worker is
+                await pipe.execute()
             except Exception as exc:
                 self._redis_failed(exc)
 
