@@ -3,12 +3,13 @@ inputs and shadow agreement, written behind by every worker of every instance.
 
 Nothing here runs on the request path. The governance drain hands each batch's journal entries
 to ``journal_batch`` (kept in a bounded dict); every ``interval`` seconds one task sends them
-(one Lua call per batch, one per session on a Cluster) together with what the live mix, the drift
-sums and the shadow counts gained since the last flush (pipelined increments into per-minute
-buckets). Everything is bounded: journals are capped lists with the session's TTL, buckets
-expire after the window, at most ``max_pending`` sessions wait while Redis is away (more are
-dropped and counted), and the increments of the live mix, drift and shadow are recomputed from
-the local structures, so a failed flush loses nothing and a later one sends it.
+(one Lua call per batch, one per session on a Cluster) together with this worker's live mix,
+drift sums and shadow counts, written as its own absolute values (hash fields
+``<name>|<worker>`` in per-minute buckets; readers sum the workers). Writes are idempotent, so a
+reply lost to a timeout after Redis applied the write is simply sent again: aggregates are
+absolute, and a journal batch carries a number the script applies once per worker. Everything
+is bounded: journals are capped lists with the session's TTL, buckets expire after the window,
+and at most ``max_pending`` sessions wait while Redis is away (more are dropped and counted).
 
 Readers flush this worker's pending state, then read Redis, so any worker of any instance
 answers with the same numbers. Redis being away degrades the answers to this worker's own view,
@@ -28,6 +29,7 @@ import orjson
 from explain.drift import DriftMonitor
 from explain.explanation import change_dict, step_of
 from explain.live import LiveMix
+from proxy.instance import worker_id
 
 if TYPE_CHECKING:
     from classifiers.artifact import Model
@@ -38,15 +40,20 @@ logger = logging.getLogger(__name__)
 GLOBAL = "global"
 LOCAL_ONLY = "local only"
 
-# ARGV: prefix, ttl, max events, max changes, then one JSON array per session:
-# [pseudonym, profile, class, decisions gained, [event JSON...], [change JSON...]].
+# ARGV: prefix, ttl, max events, max changes, worker, batch number, then one JSON array per
+# session: [pseudonym, profile, class, decisions gained, [event JSON...], [change JSON...]].
+# A batch is applied to a session once: a retry after a reply that was lost (a timeout after
+# Redis applied it) finds its number already recorded for this worker and changes nothing.
 JOURNAL_LUA = """
 local p, ttl, me, mc = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 5, #ARGV do
+local w, seq = 'w:' .. ARGV[5], tonumber(ARGV[6])
+for i = 7, #ARGV do
   local s = cjson.decode(ARGV[i])
   local base = p .. ':adm:j:{' .. s[1] .. '}'
   local m, e, c = base .. ':m', base .. ':e', base .. ':c'
-  redis.call('HSET', m, 'profile', s[2], 'class', s[3])
+  local last = tonumber(redis.call('HGET', m, w) or '0')
+  if seq > last then
+  redis.call('HSET', m, 'profile', s[2], 'class', s[3], w, ARGV[6])
   redis.call('HINCRBY', m, 'decisions', s[4])
   redis.call('EXPIRE', m, ttl)
   if #s[5] > 0 then
@@ -59,8 +66,9 @@ for i = 5, #ARGV do
     redis.call('LTRIM', c, -mc, -1)
     redis.call('EXPIRE', c, ttl)
   end
+  end
 end
-return #ARGV - 4
+return #ARGV - 6
 """
 
 
@@ -70,7 +78,7 @@ class SharedAdminState:
     def __init__(
         self, client: Any, governance: Governance, *, prefix: str = "ig",
         session_ttl: float = 1800.0, interval: float = 0.5, max_pending: int = 20_000,
-        cluster: bool = False, chunk: int = 200,
+        cluster: bool = False, chunk: int = 200, worker: str | None = None,
     ) -> None:
         self.client = client
         self.gov = governance
@@ -80,17 +88,20 @@ class SharedAdminState:
         self.max_pending = max_pending
         self.cluster = cluster
         self.chunk = chunk
+        self.worker = worker or worker_id()
         self.up = True
         self.flushes = 0
         self.errors = 0
         self.dropped = 0
         # pseudonym -> [profile, class, decisions gained, [event JSON], [change JSON]]
         self._pending: dict[str, list[Any]] = {}
-        # What was sent already: live (bucket, slug) -> n; drift (version, bucket) -> (n, sums);
-        # shadow: (id of the Shadow object, (live, candidate) -> n, decisions, agreed).
-        self._live_sent: dict[tuple[int, str], int] = {}
-        self._drift_sent: dict[tuple[str, int], tuple[int, list[float]]] = {}
-        self._shadow_sent: tuple[int, dict[tuple[str, str], int], int, int] = (0, {}, 0, 0)
+        # Journal batches not yet confirmed, oldest first: (batch number, rows). A batch is
+        # resent as it was, so the script can recognise one it applied already.
+        self._unsent: list[tuple[int, dict[str, list[Any]]]] = []
+        self._seq = int(time.time() * 1000)  # increasing across this worker's restarts too
+        # Aggregates are written as this worker's absolute values (fields "<name>|<worker>"),
+        # so writing them twice is harmless; what was last written, to send only changes.
+        self._written: dict[tuple[str, str], float] = {}
         self._sha: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -139,113 +150,91 @@ class SharedAdminState:
 
     # -- flushing ---------------------------------------------------------------------------
 
-    def _live_deltas(self) -> tuple[dict[tuple[int, str], int], dict[tuple[int, str], int]]:
-        now_rows = {(b, slug): n for b, counts in self.gov.live.rows()
-                    for slug, n in counts.items()}
-        deltas = {k: n - self._live_sent.get(k, 0) for k, n in now_rows.items()}
-        return {k: d for k, d in deltas.items() if d > 0}, now_rows
-
-    def _drift_deltas(self) -> tuple[dict[tuple[str, int], tuple[int, list[float]]],
-                                     dict[tuple[str, int], tuple[int, list[float]]]]:
+    def _aggregates(self) -> dict[tuple[str, str], float]:
+        """This worker's live mix, drift sums and shadow counts as (key, field) -> value."""
+        w = self.worker
+        out: dict[tuple[str, str], float] = {}
+        for b, counts in self.gov.live.rows():
+            key = self._live_key(b)
+            for slug, n in counts.items():
+                out[(key, f"{slug}|{w}")] = n
         monitor = self.gov.drift
-        if monitor is None:
-            return {}, dict(self._drift_sent)
-        version = monitor.model.version
-        current = {(version, b): (n, sums) for b, n, sums in monitor.rows()}
-        deltas = {}
-        for k, (n, sums) in current.items():
-            sent_n, sent_sums = self._drift_sent.get(k, (0, [0.0] * len(sums)))
-            if n > sent_n:
-                deltas[k] = (n - sent_n, [a - b for a, b in zip(sums, sent_sums, strict=True)])
-        return deltas, current
-
-    def _shadow_deltas(self) -> tuple[str | None, dict[str, float], Any]:
+        if monitor is not None:
+            version = monitor.model.version
+            for b, n, sums in monitor.rows():
+                key = self._drift_key(version, b)
+                out[(key, f"n|{w}")] = n
+                for i, v in enumerate(sums):
+                    out[(key, f"s{i}|{w}")] = v
         shadow = self.gov.shadow
-        if shadow is None:
-            return None, {}, self._shadow_sent
-        ident, sent, sent_dec, sent_agr = self._shadow_sent
-        if ident != id(shadow):
-            sent, sent_dec, sent_agr = {}, 0, 0
-        fields: dict[str, float] = {}
-        for key, n in shadow.confusion.items():
-            d = n - sent.get(key, 0)
-            if d > 0:
-                fields[f"{key[0]}|{key[1]}"] = d
-        if shadow.decisions > sent_dec:
-            fields["decisions"] = shadow.decisions - sent_dec
-        if shadow.agreed > sent_agr:
-            fields["agreed"] = shadow.agreed - sent_agr
-        after = (id(shadow), dict(shadow.confusion), shadow.decisions, shadow.agreed)
-        return shadow.candidate.version, fields, after
+        if shadow is not None:
+            key = self._shadow_key(shadow.candidate.version)
+            tag = f"{w}@{shadow.started_at!r}"  # a restarted shadow counts afresh
+            out[(key, f"decisions|{tag}")] = shadow.decisions
+            out[(key, f"agreed|{tag}")] = shadow.agreed
+            for (live, cand), n in shadow.confusion.items():
+                out[(key, f"{live}>{cand}|{tag}")] = n
+        return out
 
     async def flush(self) -> bool:
         """Send what is pending; ``False`` (and everything kept) when Redis did not take it."""
         async with self._lock:
             self.gov.drain()
-            pending, self._pending = self._pending, {}
-            live, live_now = self._live_deltas()
-            drift, drift_now = self._drift_deltas()
-            candidate, shadow_fields, shadow_after = self._shadow_deltas()
-            if not pending and not live and not drift and not shadow_fields and self.up:
+            if self._pending:
+                self._seq += 1
+                self._unsent.append((self._seq, self._pending))
+                self._pending = {}
+                while sum(len(rows) for _, rows in self._unsent) > self.max_pending:
+                    _, rows = self._unsent.pop(0)  # Redis away too long: the oldest go
+                    self.dropped += len(rows)
+            current = self._aggregates()
+            changed = {k: v for k, v in current.items() if self._written.get(k) != v}
+            if not self._unsent and not changed and self.up:
                 return True
             expire = int(self.gov.live.window_s + 2 * self.gov.live.bucket_s)
             try:
-                await self._send_journals(pending)
-                pipe = self.client.pipeline(transaction=False)
-                for (b, slug), n in live.items():
-                    pipe.hincrby(self._live_key(b), slug, n)
-                for b in {b for b, _ in live}:
-                    pipe.expire(self._live_key(b), expire)
-                for (version, b), (n, sums) in drift.items():
-                    key = self._drift_key(version, b)
-                    pipe.hincrby(key, "n", n)
-                    for i, v in enumerate(sums):
-                        if v:
-                            pipe.hincrbyfloat(key, f"s{i}", v)
-                    pipe.expire(key, expire)
-                if candidate is not None and shadow_fields:
-                    key = self._shadow_key(candidate)
-                    for f, v in shadow_fields.items():
-                        pipe.hincrby(key, f, int(v))
-                    pipe.expire(key, 7 * 86400)
-                if len(pipe):
+                while self._unsent:
+                    seq, rows = self._unsent[0]
+                    await self._send_journals(seq, rows)
+                    self._unsent.pop(0)
+                if changed:
+                    by_key: dict[str, dict[str, float]] = {}
+                    for (key, f), v in changed.items():
+                        by_key.setdefault(key, {})[f] = v
+                    pipe = self.client.pipeline(transaction=False)
+                    for key, fields in by_key.items():
+                        pipe.hset(key, mapping=fields)
+                        pipe.expire(key, 7 * 86400 if ":adm:shadow:" in key else expire)
                     await pipe.execute()
             except Exception as exc:
                 self._failed(exc)
-                # Keep the journals (bounded) for the next flush; the live/drift/shadow
-                # increments are recomputed from the local state next time.
-                for k, old in pending.items():
-                    new = self._pending.get(k)
-                    if new is not None:  # more came in while this flush was out
-                        new[2] += old[2]
-                        new[3][:0] = old[3]
-                        new[4][:0] = old[4]
-                    elif len(self._pending) < self.max_pending:
-                        self._pending[k] = old
-                    else:
-                        self.dropped += 1
                 return False
             self.up = True
             self.flushes += 1
-            self._live_sent = live_now
-            self._drift_sent = drift_now
-            self._shadow_sent = shadow_after
+            self._written = current
             return True
 
-    async def _send_journals(self, pending: dict[str, list[Any]]) -> None:
-        if not pending:
-            return
+    async def _send_journals(self, seq: int, pending: dict[str, list[Any]]) -> None:
         if self._sha is None:
             self._sha = await self.client.script_load(JOURNAL_LUA)
         rows = [orjson.dumps([k, *row]).decode() for k, row in pending.items()]
         head = [self.prefix, self.ttl, self.gov.journal.events_per_session,
-                self.gov.journal.changes_per_session]
+                self.gov.journal.changes_per_session, self.worker, seq]
         if self.cluster:
             for k, row in zip(pending, rows, strict=True):
-                await self.client.evalsha(self._sha, 1, self._journal_base(k) + ":m", *head, row)
+                await self._script(1, self._journal_base(k) + ":m", *head, row)
             return
         for i in range(0, len(rows), self.chunk):
-            await self.client.evalsha(self._sha, 0, *head, *rows[i:i + self.chunk])
+            await self._script(0, *head, *rows[i:i + self.chunk])
+
+    async def _script(self, *args: Any) -> None:
+        from redis.exceptions import NoScriptError
+
+        try:
+            await self.client.evalsha(self._sha, *args)
+        except NoScriptError:  # Redis restarted: its script cache is empty
+            self._sha = await self.client.script_load(JOURNAL_LUA)
+            await self.client.evalsha(self._sha, *args)
 
     def _failed(self, exc: BaseException) -> None:
         self.up = False
@@ -274,8 +263,7 @@ class SharedAdminState:
         except Exception as exc:
             self._failed(exc)
             return local, LOCAL_ONLY
-        rows = [(b, {_s(k): int(v) for k, v in h.items()}) for b, h in zip(buckets, got,
-                                                                          strict=True) if h]
+        rows = [(b, _summed(h, int)) for b, h in zip(buckets, got, strict=True) if h]
         return LiveMix.from_buckets(rows, local.bucket_s, local.buckets), GLOBAL
 
     async def drift(self, model: Model, now: float) -> tuple[DriftMonitor, LiveMix, str]:
@@ -301,7 +289,7 @@ class SharedAdminState:
         for b, h in zip(buckets, got, strict=True):
             if not h:
                 continue
-            fields = {_s(k): float(v) for k, v in h.items()}
+            fields = _summed(h, float)
             sums = [fields.get(f"s{i}", 0.0) for i in range(model.d)]
             rows.append((b, int(fields.get("n", 0)), sums))
         shared.load(rows)
@@ -315,9 +303,9 @@ class SharedAdminState:
         except Exception as exc:
             self._failed(exc)
             return None, LOCAL_ONLY
-        fields = {_s(k): int(v) for k, v in h.items()}
+        fields = _summed(h, lambda v: int(float(v)))
         decisions, agreed = fields.pop("decisions", 0), fields.pop("agreed", 0)
-        confusion = {tuple(k.split("|", 1)): n for k, n in fields.items() if "|" in k}
+        confusion = {tuple(k.split(">", 1)): n for k, n in fields.items() if ">" in k}
         rows = sorted({r for r, _ in confusion})
         cols = sorted({c for _, c in confusion})
         return {
@@ -380,3 +368,12 @@ class SharedAdminState:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _summed(fields: dict[Any, Any], cast: Any) -> dict[str, Any]:
+    """Fields ``<name>|<worker>`` summed over workers: ``{name: total}``."""
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        name = _s(k).rsplit("|", 1)[0]
+        out[name] = out.get(name, 0) + cast(_s(v))
+    return out

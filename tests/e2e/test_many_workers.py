@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from classifiers.artifact import load_model, seal
 from proxy.models import bundled_model_bytes
-from tests.redisproc import ADMIN_TOKEN, BROWSER, proxy_process
+from tests.redisproc import ADMIN_TOKEN, BROWSER, proxy_process, redis_server
 
 BUNDLED_VERSION = load_model(bundled_model_bytes()).version
 
@@ -221,3 +222,90 @@ def test_sighup_to_the_supervisor_reloads_every_worker(origin: str, tmp_path: Pa
         model_file.write_bytes(fresh)
         p.proc.send_signal(signal.SIGHUP)
         all_serve([p.url], load_model(fresh).version)
+
+
+# -- two instances x two workers on one Redis ----------------------------------------------------
+
+
+def live_total(url: str) -> tuple[int, str]:
+    r = admin(url, "GET", "live")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return int(body["mix"]["decisions"]), body["scope"]
+
+
+@pytest.mark.redis
+def test_two_instances_of_two_workers_on_one_redis_give_one_picture(
+    origin: str, tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with redis_server(tmp_path / "redis") as rs:
+        s = {"workers": 2, "store": "redis", "redis_url": rs.url, "redis_prefix": "igmany",
+             "admin_token": ADMIN_TOKEN, "budget_ms": 500}
+        with proxy_process(origin, tmp_path / "a", **s) as a, \
+                proxy_process(origin, tmp_path / "b", **s) as b:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                on_a = [pool.submit(shop, a.url, 10) for _ in range(6)]
+                on_b = [pool.submit(shop, b.url, 10) for _ in range(6)]
+                seen: list[float] = []
+                while not all(j.done() for j in on_a + on_b) or len(seen) < 10:
+                    seen.append(family_total(scrape(a.url), "intentgate_requests_total"))
+                classified_a = sum(j.result()[0] for j in on_a)
+                classified_b = sum(j.result()[0] for j in on_b)
+            assert classified_a == classified_b == 60  # (a budget of 500 ms: none sent bare)
+            # One instance's scrapes never go backwards and end at that instance's total.
+            assert all(x <= y for x, y in zip(seen, seen[1:], strict=False)), seen
+            wait_for(lambda: family_total(scrape(a.url), "intentgate_requests_total")
+                     == classified_a, what="instance a's total")
+            assert {family_total(scrape(a.url), "intentgate_requests_total")
+                    for _ in range(10)} == {classified_a}
+
+            # api/live from any worker of either instance: the same, deployment-wide totals.
+            both = classified_a + classified_b
+            answers: list[set[tuple[int, str]]] = []
+
+            def same_everywhere() -> bool:
+                answers.append({live_total(u) for u in [a.url, b.url] * 4})
+                return answers[-1] == {(both, "global")}
+
+            try:
+                wait_for(same_everywhere, what="the same live totals everywhere")
+            except AssertionError:
+                raise AssertionError(f"live totals: {answers[-3:]}, expected {both}") from None
+
+            # A shopper served only by instance b, looked up through instance a.
+            _, jar = on_b[0].result()
+            r = admin(a.url, "GET", f"sessions/{jar['ig_sid']}")
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["scope"] == "global" and body["decisions"] == 10
+            assert [step["kind"] for step in body["timeline"]][:2] == ["product_view", "compare"]
+            assert len(body["timeline"]) == 10 and body["class"] == "comparison-shopper"
+
+            # Activate through instance a (the model was uploaded there only): every worker
+            # of both instances follows; rollback through b likewise.
+            version = admin(a.url, "POST", "models", content=candidate("fleet")).json()["version"]
+            r = admin(a.url, "POST", f"models/{version}/activate")
+            assert r.status_code == 200, r.text
+            all_serve([a.url, b.url], version)
+            listed = admin(b.url, "GET", "models").json()["workers"]
+            assert len(listed) == 4 and {w["active"] for w in listed} == {version}
+            r = admin(b.url, "POST", "models/rollback")
+            assert r.status_code == 200 and r.json()["active"] == BUNDLED_VERSION
+            all_serve([a.url, b.url], BUNDLED_VERSION)
+
+            # Redis stops: shoppers see no failure; admin answers say they are local only.
+            rs.stop()
+            for url in (a.url, b.url):
+                classified, _ = shop(url, 7)
+                assert classified == 7
+            wait_for(lambda: all(live_total(u)[1] == "local only" for u in [a.url, b.url] * 2),
+                     what="answers marked local only")
+            r = admin(a.url, "GET", "drift")
+            assert r.status_code == 200 and r.json()["scope"] == "local only"
+            assert "redis is unreachable" in r.json()["note"]
+            # Redis returns: the answers are global again.
+            rs.start()
+            wait_for(lambda: all(live_total(u)[1] == "global" for u in [a.url, b.url] * 2),
+                     what="answers global again")
