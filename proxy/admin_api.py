@@ -461,6 +461,7 @@ _STATIC = {
     "ui/": ("index.html", b"text/html; charset=utf-8"),
     "ui/app.js": ("app.js", b"application/javascript; charset=utf-8"),
     "ui/experiments.js": ("experiments.js", b"application/javascript; charset=utf-8"),
+    "ui/scope.js": ("scope.js", b"application/javascript; charset=utf-8"),
     "ui/style.css": ("style.css", b"text/css; charset=utf-8"),
 }
 _UI_HEADERS = [

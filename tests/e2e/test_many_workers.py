@@ -137,6 +137,13 @@ def test_one_scrape_of_either_worker_counts_the_whole_instance(
         ids = wait_for(all_records, what="every audit record")
         assert len(ids) == classified and len(set(ids)) == classified
         assert len({i.rsplit("-", 1)[1] for i in ids}) == 2  # both workers wrote records
+        # The memory store with two workers: the views say plainly they are one worker's.
+        body = admin(p.url, "GET", "live").json()
+        assert body["scope"] == "worker" and "--store redis" in body["note"]
+        page = httpx.get(p.url + "/_intentgate/ui/", timeout=5).text
+        script = httpx.get(p.url + "/_intentgate/ui/scope.js", timeout=5)
+        assert 'src="scope.js"' in page and 'id="scope-note"' in page
+        assert script.status_code == 200 and "body.note" in script.text
     # The recorded events: one file per worker, every line whole, none lost.
     lines = []
     for path in sorted((tmp_path / "data" / "events").glob("events*.jsonl*")):
