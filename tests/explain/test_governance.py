@@ -16,6 +16,7 @@ from proxy.engine import Decision
 
 def _runtime(tmp_path: Path, **extra: Any) -> Any:
     rt = build_runtime({"secret": "g" * 32, "bot_max_rate": 1e12, "data_dir": str(tmp_path),
+                        "budget_ms": 5000.0,
                         **extra})
     rt.registry.startup()
     return rt

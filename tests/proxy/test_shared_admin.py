@@ -21,6 +21,7 @@ pytestmark = pytest.mark.redis
 
 def _worker(tmp_path: Path, name: str, client: Any, prefix: str) -> tuple[Any, SharedAdminState]:
     rt = build_runtime({"secret": "s" * 32, "bot_max_rate": 1e12, "data_dir": str(tmp_path / name),
+                        "budget_ms": 5000.0,
                         "audit": False})
     rt.registry.startup()
     shared = SharedAdminState(client, rt.governance, prefix=prefix, worker=name)
