@@ -11,9 +11,10 @@ rest. Records hold pseudonymous tokens only, never a cookie value or a user id.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
-import tempfile
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,8 @@ from explain.errors import AuditSinkError
 logger = logging.getLogger(__name__)
 
 _LOG_EVERY = 10.0  # seconds between two log lines about failing audit writes
+# audit.jsonl, audit.jsonl.3, audit-1234.jsonl, audit-1234.jsonl.2: (writer, rotation)
+_AUDIT_FILE = re.compile(r"^audit(?:-(\d{1,10}))?\.jsonl(?:\.(\d{1,4}))?$")
 
 
 @dataclass(slots=True)
@@ -110,9 +113,21 @@ class _ThrottledLog:
             logger.error(msg, *args)
 
 
-def _parse_id(value: str) -> tuple[int, int]:
-    ms, _, seq = value.partition("-")
-    return int(ms), int(seq or 0)
+def _parse_id(value: str) -> tuple[int, int, int]:
+    """``<ms>-<seq>`` or ``<ms>-<seq>-<writer>`` as a sortable tuple."""
+    ms, _, rest = value.partition("-")
+    seq, _, writer = rest.partition("-")
+    return int(ms), int(seq or 0), int(writer or 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 class AuditLog:
@@ -240,11 +255,18 @@ class JsonlSink:
     files in all, each rotated at ``max_bytes``. Retention is by file: a rotated file whose
     newest record is older than ``retention_s`` is deleted. Every record gets a stream-like id
     ``"<ms>-<seq>"``, increasing, that query cursors use.
+
+    Several workers: each has its own files (``writer`` set: ``audit-<writer>.jsonl`` …, ids
+    ``"<ms>-<seq>-<writer>"``), so each file has one writer and ids are unique across workers;
+    a query reads every worker's files merged by id. Appends and an erasure's in-place rewrite
+    take an exclusive ``flock`` on the file, so an erasure by one worker never loses another's
+    appends.
     """
 
     def __init__(
         self, directory: Path, *, max_bytes: int = 64 * 1024 * 1024, keep: int = 10,
         retention_s: float | None = 30 * 86400.0, clock: Callable[[], float] = time.time,
+        writer: int | None = None,
     ) -> None:
         if keep < 1 or max_bytes < 1:
             raise ValueError("keep and max_bytes must be at least 1")
@@ -253,6 +275,7 @@ class JsonlSink:
         self.keep = keep
         self.retention_s = retention_s
         self.clock = clock
+        self.writer = writer
         self.errors = 0
         self._fh: IO[bytes] | None = None
         self._size = 0
@@ -261,12 +284,21 @@ class JsonlSink:
 
     @property
     def path(self) -> Path:
-        return self.directory / "audit.jsonl"
+        name = "audit.jsonl" if self.writer is None else f"audit-{self.writer}.jsonl"
+        return self.directory / name
+
+    def own_files(self) -> list[Path]:
+        """This writer's files, newest first."""
+        p = self.path
+        paths = [p] + [p.with_name(f"{p.name}.{i}") for i in range(1, self.keep)]
+        return [q for q in paths if q.exists()]
 
     def files(self) -> list[Path]:
-        """Existing audit files, newest first."""
-        paths = [self.path] + [self.path.with_name(f"audit.jsonl.{i}") for i in range(1, self.keep)]
-        return [p for p in paths if p.exists()]
+        """Every writer's audit files in the directory."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(q for q in self.directory.glob("audit*.jsonl*")
+                      if not q.name.startswith(".") and _AUDIT_FILE.match(q.name))
 
     def _open(self) -> IO[bytes]:
         if self._fh is None:
@@ -274,8 +306,9 @@ class JsonlSink:
             self._fh = self.path.open("ab")
             self._size = self._fh.tell()
             if self._last == (0, 0):
-                for rec in self._iter_newest_first(self.files()):
-                    self._last = _parse_id(rec["id"])
+                for rec in self._iter_newest_first(self.own_files()):
+                    ms, seq, _ = _parse_id(rec["id"])
+                    self._last = (ms, seq)
                     break
         return self._fh
 
@@ -283,7 +316,9 @@ class JsonlSink:
         ms = int(ts * 1000)
         last_ms, last_seq = self._last
         self._last = (ms, 0) if ms > last_ms else (last_ms, last_seq + 1)
-        return f"{self._last[0]}-{self._last[1]}"
+        if self.writer is None:
+            return f"{self._last[0]}-{self._last[1]}"
+        return f"{self._last[0]}-{self._last[1]}-{self.writer}"
 
     async def write(self, batch: list[dict[str, Any]]) -> int:
         return self.write_sync(batch)
@@ -296,8 +331,12 @@ class JsonlSink:
                 rec["id"] = self._next_id(float(rec["ts"]))
                 lines.append(orjson.dumps(rec) + b"\n")
             data = b"".join(lines)
-            fh.write(data)
-            fh.flush()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                fh.write(data)
+                fh.flush()
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         except OSError as exc:  # a full disk loses records, never requests
             self.errors += len(batch)
             self._log.error("audit log write failed in %s: %s", self.directory, exc)
@@ -311,22 +350,28 @@ class JsonlSink:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        p = self.path
         for i in range(self.keep - 1, 0, -1):
-            src = self.path if i == 1 else self.path.with_name(f"audit.jsonl.{i - 1}")
+            src = p if i == 1 else p.with_name(f"{p.name}.{i - 1}")
             if src.exists():
-                os.replace(src, self.path.with_name(f"audit.jsonl.{i}"))
+                os.replace(src, p.with_name(f"{p.name}.{i}"))
         if self.keep == 1:
-            self.path.unlink(missing_ok=True)
+            p.unlink(missing_ok=True)
         self.prune()
 
     def prune(self) -> int:
-        """Delete rotated files older than the retention; returns how many were deleted."""
+        """Delete rotated files older than the retention (any writer's), and the current file
+        of a writer that has exited when it is that old; returns how many were deleted."""
         if self.retention_s is None:
             return 0
         cutoff = self.clock() - self.retention_s
         deleted = 0
         for path in self.files():
-            if path == self.path:
+            m = _AUDIT_FILE.match(path.name)
+            if path == self.path or m is None:
+                continue
+            current = m.group(2) is None
+            if current and (m.group(1) is None or _alive(int(m.group(1)))):
                 continue
             try:
                 if path.stat().st_mtime < cutoff:
@@ -361,38 +406,50 @@ class JsonlSink:
         before = _parse_id(cursor) if cursor else None
         out: list[dict[str, Any]] = []
         try:
+            found = []
             for rec in self._iter_newest_first(self.files()):
-                if before is not None and _parse_id(rec["id"]) >= before:
+                try:
+                    key = _parse_id(rec["id"])
+                except ValueError:
+                    continue
+                if before is not None and key >= before:
                     continue
                 if since is not None and rec.get("ts", 0.0) < since:
-                    break  # newest first: everything further is older still
+                    continue
                 if cls is not None and rec.get("class") != cls:
                     continue
-                out.append(rec)
-                if len(out) >= limit:
-                    break
+                found.append((key, rec))
         except OSError as exc:
             raise AuditSinkError(f"audit files unreadable: {exc}") from exc
-        return out, (out[-1]["id"] if len(out) >= limit else None)
+        found.sort(key=lambda kr: kr[0], reverse=True)  # every writer's files, merged by id
+        out = [rec for _, rec in found[:limit]]
+        return out, (out[-1]["id"] if len(out) >= limit and len(found) > limit else None)
 
     async def erase(self, profile: str) -> int:
         needle = b'"profile":' + orjson.dumps(profile)
         removed = 0
         try:
             for path in self.files():
-                data = path.read_bytes()
-                lines = data.splitlines(keepends=True)
-                kept = [ln for ln in lines if needle not in ln]
-                if len(kept) == len(lines):
+                try:
+                    fh = path.open("r+b")
+                except FileNotFoundError:
                     continue
-                removed += len(lines) - len(kept)
-                if path == self.path and self._fh is not None:
-                    self._fh.close()
-                    self._fh = None
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit.")
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(b"".join(kept))
-                os.replace(tmp, path)
+                with fh:
+                    # In place, under the writers' lock: the file keeps its inode, so a writer's
+                    # open append handle stays valid and none of its appends is lost.
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                    try:
+                        lines = fh.read().splitlines(keepends=True)
+                        kept = [ln for ln in lines if needle not in ln]
+                        if len(kept) == len(lines):
+                            continue
+                        removed += len(lines) - len(kept)
+                        fh.seek(0)
+                        fh.write(b"".join(kept))
+                        fh.truncate()
+                        fh.flush()
+                    finally:
+                        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         except OSError as exc:
             raise AuditSinkError(f"audit files could not be rewritten: {exc}") from exc
         return removed

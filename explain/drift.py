@@ -64,6 +64,17 @@ class DriftMonitor:
         self._ring: deque[tuple[int, list[int], npt.NDArray[np.float64]]] = deque(
             maxlen=buckets)
 
+    def load(self, rows: Sequence[tuple[int, int, Sequence[float]]]) -> None:
+        """Replace the window with ``rows`` (bucket number, vectors, sum of x), e.g. read from
+        a shared store."""
+        self._ring.clear()
+        for b, n, sums in sorted(rows, key=lambda r: r[0])[-self.buckets:]:
+            self._ring.append((b, [int(n)], np.asarray(sums, dtype=np.float64).copy()))
+
+    def rows(self) -> list[tuple[int, int, list[float]]]:
+        """The buckets held, oldest first: (bucket number, vectors, sum of x)."""
+        return [(b, n[0], sums.tolist()) for b, n, sums in self._ring]
+
     def observe(self, x: npt.NDArray[np.float64], now: float) -> None:
         """Add one transformed feature vector ``x`` (shape ``(d,)``; copied into a sum)."""
         b = int(now // self.bucket_s)

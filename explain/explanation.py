@@ -180,14 +180,22 @@ class Journal:
             "session": self.pseudonym, "profile": self.profile, "decisions": self.decisions,
             "class": self.last_class,
             "timeline": [s._asdict() for s in self.events],
-            "changes": [
-                {"ts": c.ts, "class": c.cls, "previous": c.previous,
-                 "confidence": round(c.confidence, 4), "model": c.model,
-                 "signals": [{"signal": n, "share": s, "in_words": w}
-                             for (n, s), w in zip(c.signals, c.words, strict=True)]}
-                for c in self.changes
-            ],
+            "changes": [change_dict(c) for c in self.changes],
         }
+
+
+def change_dict(c: Change) -> dict[str, Any]:
+    """A class change as the API shows it."""
+    return {"ts": c.ts, "class": c.cls, "previous": c.previous,
+            "confidence": round(c.confidence, 4), "model": c.model,
+            "signals": [{"signal": n, "share": s, "in_words": w}
+                        for (n, s), w in zip(c.signals, c.words, strict=True)]}
+
+
+def step_of(event: ShopperEvent) -> Step:
+    """One event as the timeline keeps it (text fields truncated)."""
+    return Step(event.ts, EventKind(event.kind).slug, _cut(event.product),
+                _cut(event.category), _cut(event.query), event.value)
 
 
 _TEXT = 80
@@ -239,8 +247,7 @@ class SessionJournal:
 
     @staticmethod
     def add_event(j: Journal, event: ShopperEvent) -> None:
-        j.events.append(Step(event.ts, EventKind(event.kind).slug, _cut(event.product),
-                             _cut(event.category), _cut(event.query), event.value))
+        j.events.append(step_of(event))
 
     def get(self, session: str) -> Journal | None:
         return self._by_session.get(session)

@@ -26,6 +26,22 @@ class LiveMix:
         # (bucket number = floor(t / bucket_s), slug -> count), oldest first.
         self._ring: deque[tuple[int, dict[str, int]]] = deque(maxlen=buckets)
 
+    @classmethod
+    def from_buckets(
+        cls, rows: Sequence[tuple[int, dict[str, int]]], bucket_s: float = 60.0,
+        buckets: int = 60,
+    ) -> LiveMix:
+        """A mix holding ``rows`` (bucket number, slug -> count), e.g. read from a shared
+        store; oldest first."""
+        mix = cls(bucket_s, buckets)
+        for b, counts in sorted(rows, key=lambda r: r[0])[-buckets:]:
+            mix._ring.append((b, dict(counts)))
+        return mix
+
+    def rows(self) -> list[tuple[int, dict[str, int]]]:
+        """The buckets held, oldest first (bucket number, slug -> count)."""
+        return [(b, dict(c)) for b, c in self._ring]
+
     @property
     def window_s(self) -> float:
         return self.bucket_s * self.buckets

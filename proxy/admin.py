@@ -108,6 +108,8 @@ class AdminApp:
         self.routes: dict[tuple[str, str], tuple[Handler, str | None, Action]] = {}
         # Prefix routes (path parameters), consulted after exact matches.
         self.prefix_routes: list[tuple[str, str, Handler, str | None, Action]] = []
+        # Extra fields for health (proxy.modelsync: the model this worker was told to serve).
+        self.health_info: Callable[[], dict[str, Any]] | None = None
         self.add("GET", "health", self.health, token=False)
         self.add("HEAD", "health", self.health, token=False)
         self.add("GET", "beacon.js", self.beacon_js, token=False)
@@ -217,6 +219,7 @@ class AdminApp:
             "version": self.version,
             "model": active.version if active is not None else None,
             "store": self.store_name,
+            **(self.health_info() if self.health_info is not None else {}),
         }, ()
 
     async def metrics(self, scope: Scope, receive: Receive) -> tuple[int, Any, Any]:

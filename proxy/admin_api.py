@@ -1,54 +1,45 @@
 """The admin API under ``/_intentgate/api/`` (bearer token) and the merchandiser page under
-``/_intentgate/ui/``, plus ``Governance``: what the engine tells explain about each decision.
+``/_intentgate/ui/``.
 
-``install`` registers everything on an ``AdminApp``. Inputs are validated here (pydantic for
-query strings, closed patterns for path parameters); every failure is a 4xx with a JSON reason
-through the AdminApp's one error path. ``Governance.observe`` runs on the request path after the
-kernel (no ``await``: the scorer's buffers are still this request's) and never raises.
+``install`` registers everything on an ``AdminApp`` and hands the engine the governance queue
+(``explain.governance``: journal, live mix, drift, shadow, audit, drained off the request path).
+Inputs are validated here (pydantic for query strings, closed patterns for path parameters);
+every failure is a 4xx with a JSON reason through the AdminApp's one error path.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
-import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifiers.artifact import Model
 from classifiers.errors import ArtifactError
-from explain.audit import AuditLog, AuditPolicy, AuditRecord, JsonlSink, RedisStreamSink
+from explain.audit import AuditLog, AuditPolicy, JsonlSink, RedisStreamSink
 from explain.drift import DriftMonitor
 from explain.errors import AuditSinkError
-from explain.explanation import (
-    UNDETERMINED,
-    Change,
-    SessionJournal,
-    confidence_from,
-    explain,
-    in_words,
-    top_shares,
-)
+from explain.explanation import explain
+from explain.governance import Governance
 from explain.live import LiveMix
-from explain.shadow import Shadow
 from proxy.admin import HTTPError, read_body
 from proxy.admin_audit import note_action
-from proxy.models import read_model_file
+from proxy.instance import instance_dir
+from proxy.modelsync import SyncUnavailable
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
-from signals.features import raw_value
 
 if TYPE_CHECKING:
     from proxy.admin import AdminApp
     from proxy.app import Runtime
-    from proxy.engine import ActiveModel, Decision
 
 logger = logging.getLogger(__name__)
 
@@ -56,127 +47,11 @@ _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}\.[0-9a-f]{6}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.]{8,128}$")
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9_\-]{22}$")
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
-_CURSOR = r"^\d{1,15}-\d{1,15}$"
+_CURSOR = r"^\d{1,15}-\d{1,15}(-\d{1,10})?$"
 MAX_MODEL_BYTES = 4 * 1024 * 1024
 MAX_USER_CHARS = 256
 
 Result = tuple[int, Any, Any]
-
-
-# -- what the engine calls per decision ---------------------------------------------------------
-
-
-class Governance:
-    """Per-decision bookkeeping for explanations and governance: the session journal (events
-    and class changes), the live class mix, drift sums, the shadow model and the audit log.
-
-    ``observe`` is the one call the engine makes, at the end of scoring a request.
-    """
-
-    def __init__(
-        self, *, pseudonym: Callable[[str], str], min_events: int = 3,
-        audit: AuditLog | None = None, journal: SessionJournal | None = None,
-        live: LiveMix | None = None, clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.pseudonym = pseudonym
-        self.min_events = min_events
-        self.audit = audit
-        self.journal = journal if journal is not None else SessionJournal()
-        self.live = live if live is not None else LiveMix()
-        self.clock = clock
-        self.drift: DriftMonitor | None = None
-        self.shadow: Shadow | None = None
-        self.errors = 0
-        self._version: str | None = None
-        self._index: dict[str, int] = {}
-        self._logged_at = -1e18
-
-    def _reset(self, model: Model) -> None:
-        self._version = model.version
-        self._index = {s: i for i, s in enumerate(model.slugs)}
-        self.drift = DriftMonitor(model, bucket_s=self.live.bucket_s, buckets=self.live.buckets)
-
-    def observe(self, active: ActiveModel, decision: Decision, profile: str, now: float) -> None:
-        """Book one scored decision; contained: a failure here is counted, never raised."""
-        try:
-            self._observe(active, decision, profile, now)
-        except Exception as exc:
-            self.errors += 1
-            if time.monotonic() - self._logged_at > 10.0:
-                self._logged_at = time.monotonic()
-                logger.error("governance bookkeeping failed: %r", exc)
-
-    def _observe(self, active: ActiveModel, decision: Decision, profile: str, now: float) -> None:
-        journal = self.journal
-        session = decision.session
-        j = journal.get(session)
-        j = journal.entry(session, j.pseudonym if j else self.pseudonym("s:" + session), profile)
-        if decision.event is not None:
-            journal.add_event(j, decision.event)
-        model = active.model
-        if model.version != self._version:
-            self._reset(model)
-        slug = decision.slug
-        self.live.add(slug, now)
-        state = decision.state
-        scored = state.events_seen >= self.min_events  # the engine extracted x for this request
-        if scored and self.drift is not None:
-            self.drift.observe(active.x, now)
-        if self.shadow is not None:
-            self.shadow.observe(state, now, slug)
-        j.decisions += 1
-        previous = j.last_class
-        changed = slug != previous and not (previous is None and slug == UNDETERMINED)
-        j.last_class = slug
-        audit = self.audit
-        record = audit is not None and audit.policy.should_record(j.pseudonym, j.decisions,
-                                                                  changed)
-        if not changed and not record:
-            return
-        d2 = active.scorer.d2
-        confidence = 0.0
-        shares: tuple[tuple[str, float], ...] = ()
-        if scored:
-            order = np.argsort(d2, kind="stable")
-            winner, runner = int(order[0]), int(order[1])
-            if slug != UNDETERMINED:
-                confidence = confidence_from(d2, winner, model.temperature)
-                shares = top_shares(active.scorer.contrib, float(d2[runner] - d2[winner]),
-                                    active.names)
-        raw = [raw_value(state, n, now) for n in active.names]
-        if changed:
-            minutes = raw_value(state, "session_minutes", now)
-            position = {n: i for i, n in enumerate(active.names)}
-            words = tuple(in_words(n, raw[position[n]], minutes) for n, _ in shares)
-            j.changes.append(Change(now, slug, previous, confidence, model.version, shares,
-                                    words))
-        if record and audit is not None:
-            d = len(active.names)
-            audit.submit(AuditRecord(
-                ts=now, session=j.pseudonym, profile=profile, model=model.version, cls=slug,
-                confidence=confidence, previous=previous,
-                event=decision.event.kind.slug if decision.event is not None else None,
-                signals=active.names,
-                contributions=active.scorer.contrib.tolist() if scored else [0.0] * d,
-                raw=raw, x=active.x.tolist() if scored else [0.0] * d,
-            ))
-
-    # -- shadow ----------------------------------------------------------------------------
-
-    def start_shadow(self, candidate: Model, now: float) -> Shadow:
-        shadow = Shadow(candidate, min_events=self.min_events, started_at=now)
-        shadow.warm()  # compile before it meets a request
-        self.shadow = shadow
-        return shadow
-
-    def stop_shadow(self) -> bool:
-        had = self.shadow is not None
-        self.shadow = None
-        return had
-
-    async def aclose(self) -> None:
-        if self.audit is not None:
-            await self.audit.aclose()
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -232,10 +107,12 @@ class AdminAPI:
     async def models(self, scope: Scope, receive: Receive) -> Result:
         registry = self.runtime.registry
         shadow = self.governance.shadow
+        sync = self.runtime.modelsync
         return 200, {"active": registry.active.version if registry.active else None,
                      "shadow": shadow.candidate.version if shadow else None,
                      "history": registry.versions_history(),
-                     "models": registry.versions()}, ()
+                     "models": registry.versions(),
+                     "workers": await sync.workers() if sync is not None else []}, ()
 
     async def upload(self, scope: Scope, receive: Receive) -> Result:
         body = await read_body(receive, MAX_MODEL_BYTES)
@@ -246,60 +123,63 @@ class AdminAPI:
         note_action(scope, version=model.version)
         return 201, {"version": model.version, "classes": list(model.slugs)}, ()
 
-    def _load(self, version: str) -> Model:
+    def _check_version(self, version: str) -> None:
         if not _VERSION.match(version):
             raise HTTPError(400, f"not a model version: {version[:40]!r}")
-        try:
-            path = self.runtime.registry.path_of(version)
-        except KeyError:
-            raise HTTPError(404, f"no model version {version!r}") from None
-        if not path.exists():
-            raise HTTPError(404, f"no model version {version!r}")
-        try:
-            return read_model_file(path)
-        except ArtifactError as exc:
-            raise HTTPError(422, str(exc)) from None
 
     async def model_action(self, scope: Scope, receive: Receive) -> Result:
-        # models/{version}/activate | models/{version}/shadow
+        # models/{version}/activate | models/{version}/shadow: recorded durably for every
+        # worker of every instance (proxy.modelsync), answered with each worker's version.
         parts = scope["path"].split("/")
         version, action = parts[-2], parts[-1]
         note_action(scope, version=version[:40])
-        if action == "shadow":
-            model = self._load(version)
-            self.governance.start_shadow(model, self.runtime.engine.clock())
-            active = self.runtime.engine.active
-            return 200, {"shadow": model.version,
-                         "live": active.version if active else None}, ()
-        if action != "activate":
+        if action not in ("shadow", "activate"):
             raise HTTPError(404, f"no such model action {action[:40]!r}")
-        if not _VERSION.match(version):
-            raise HTTPError(400, f"not a model version: {version[:40]!r}")
+        self._check_version(version)
+        sync = self.runtime.modelsync
         try:
-            model = self.runtime.registry.activate(version)
-        except KeyError as exc:
-            raise HTTPError(404, str(exc.args[0])) from None
+            if action == "shadow":
+                return 200, await sync.set_shadow(version), ()
+            return 200, await sync.activate(version), ()
         except ArtifactError as exc:
-            raise HTTPError(422, str(exc)) from None
-        return 200, {"active": model.version}, ()
+            status = 404 if "no model version" in str(exc) else 422
+            raise HTTPError(status, str(exc)) from None
+        except SyncUnavailable as exc:
+            raise HTTPError(503, f"{exc}; nothing was changed, retry") from None
 
     async def rollback(self, scope: Scope, receive: Receive) -> Result:
         try:
-            model = self.runtime.registry.rollback()
+            answer = await self.runtime.modelsync.rollback()
         except KeyError as exc:
             raise HTTPError(409, str(exc.args[0])) from None
-        note_action(scope, version=model.version)
-        return 200, {"active": model.version}, ()
+        except ArtifactError as exc:
+            raise HTTPError(422, str(exc)) from None
+        except SyncUnavailable as exc:
+            raise HTTPError(503, f"{exc}; nothing was changed, retry") from None
+        note_action(scope, version=answer["active"])
+        return 200, answer, ()
 
     async def shadow_report(self, scope: Scope, receive: Receive) -> Result:
         shadow = self.governance.shadow
         if shadow is None:
             raise HTTPError(404, "no shadow model: POST models/{version}/shadow starts one")
         active = self.runtime.engine.active
-        return 200, shadow.report(active.version if active else None), ()
+        report = shadow.report(active.version if active else None)
+        shared = self.runtime.shared
+        if shared is not None:
+            counts, where = await shared.shadow(shadow.candidate.version)
+            if counts is not None:
+                report.update(counts)
+            return 200, self._scoped(report, where), ()
+        return 200, self._scoped(report), ()
 
     async def shadow_stop(self, scope: Scope, receive: Receive) -> Result:
-        return 200, {"stopped": self.governance.stop_shadow()}, ()
+        had = self.governance.shadow is not None
+        try:
+            answer = await self.runtime.modelsync.set_shadow(None)
+        except SyncUnavailable as exc:
+            raise HTTPError(503, f"{exc}; nothing was changed, retry") from None
+        return 200, {"stopped": had, "workers": answer["workers"]}, ()
 
     # -- live traffic ----------------------------------------------------------------------
 
@@ -309,11 +189,34 @@ class AdminAPI:
             raise HTTPError(409, "no model is active")
         return active.model
 
+    def _scoped(self, answer: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+        """Say whose traffic an answer covers: ``global`` (every worker of every instance,
+        through Redis), ``local only`` (Redis away: this worker's own view), ``worker`` (the
+        memory store with several workers: this worker's view), ``instance`` (one process)."""
+        if where is None:
+            where = "worker" if instance_dir() is not None else "instance"
+        answer["scope"] = where
+        if where == "local only":
+            answer["note"] = ("redis is unreachable: this answer covers only the requests this "
+                              "worker served")
+        elif where == "worker":
+            answer["note"] = ("several workers with the memory store: this answer covers only "
+                              "the requests this worker served; use --store redis for the "
+                              "whole deployment")
+        return answer
+
+    async def _mix(self, now: float) -> tuple[LiveMix, str | None]:
+        shared = self.runtime.shared
+        if shared is None:
+            return self.governance.live, None
+        mix, where = await shared.live(now)
+        return mix, where
+
     async def segments(self, scope: Scope, receive: Receive) -> Result:
         model = self._active_model()
         now = self.runtime.engine.clock()
-        mix = self.governance.live.shares(
-            model.slugs, [c.percentage for c in model.artifact.classes], now)
+        live, where = await self._mix(now)
+        mix = live.shares(model.slugs, [c.percentage for c in model.artifact.classes], now)
         by_slug = {row["slug"]: row for row in mix["classes"]}
         cards = model.segments()
         for card in cards:
@@ -321,28 +224,34 @@ class AdminAPI:
             card["live_requests"] = row["live_decisions"]
             card["live_percentage"] = row["live_percentage"]
             card["training_percentage"] = row["training_percentage"]
-        return 200, {"model": model.version, "segments": cards, "window_s": mix["window_s"],
-                     "classified_requests": mix["classified"],
-                     "undetermined_requests": mix["undetermined"]}, ()
+        return 200, self._scoped({
+            "model": model.version, "segments": cards, "window_s": mix["window_s"],
+            "classified_requests": mix["classified"],
+            "undetermined_requests": mix["undetermined"]}, where), ()
 
     async def live(self, scope: Scope, receive: Receive) -> Result:
         model = self._active_model()
         now = self.runtime.engine.clock()
-        live = self.governance.live
+        live, where = await self._mix(now)
         mix = live.shares(model.slugs, [c.percentage for c in model.artifact.classes], now)
-        return 200, {"model": model.version, "bucket_s": live.bucket_s, "now": now,
-                     "mix": mix, "series": live.series(now),
-                     "display_names": dict(zip(model.slugs, model.display_names, strict=True))
-                     }, ()
+        return 200, self._scoped({
+            "model": model.version, "bucket_s": live.bucket_s, "now": now,
+            "mix": mix, "series": live.series(now),
+            "display_names": dict(zip(model.slugs, model.display_names, strict=True))},
+            where), ()
 
     async def drift(self, scope: Scope, receive: Receive) -> Result:
         model = self._active_model()
         gov = self.governance
         now = self.runtime.engine.clock()
+        shared = self.runtime.shared
+        if shared is not None:
+            monitor, mix, where = await shared.drift(model, now)
+            return 200, self._scoped(monitor.report(mix.counts(now), now), where), ()
         monitor = gov.drift
         if monitor is None or monitor.model.version != model.version:
             monitor = DriftMonitor(model, bucket_s=gov.live.bucket_s, buckets=gov.live.buckets)
-        return 200, monitor.report(gov.live.counts(now), now), ()
+        return 200, self._scoped(monitor.report(gov.live.counts(now), now)), ()
 
     # -- decisions and sessions ------------------------------------------------------------
 
@@ -365,32 +274,47 @@ class AdminAPI:
                                  "pseudonymous session token of a decision")
         engine = self.runtime.engine
         journal = self.governance.journal
+        shared = self.runtime.shared
         session = journal.session_of(ident) if _PSEUDONYM.match(ident) else None
+        pseudonym = None
         if session is None:
             session = engine.codec.verify(ident)
             if session is None:
-                raise HTTPError(400, "not a valid signed session id or a known pseudonym")
+                if shared is None or not _PSEUDONYM.match(ident):
+                    raise HTTPError(400, "not a valid signed session id or a known pseudonym")
+                pseudonym = ident  # a pseudonym another worker or instance journaled
         now = engine.clock()
-        state = engine.store.get(session, now)
-        entry = journal.get(session)
-        if state is None and entry is None:
+        state = None
+        if session is not None:
+            pseudonym = self.governance.pseudonym("s:" + session)
+            state = engine.store.get(session, now)
+            if state is None and engine.store.remote:
+                await engine.store.fetch(session)  # served elsewhere: its state is in Redis
+                state = engine.store.get(session, now)
+        entry = journal.get(session) if session is not None else None
+        view: dict[str, Any] | None = entry.to_dict() if entry is not None else None
+        where = None
+        if shared is not None and pseudonym is not None:
+            got, where = await shared.journal(pseudonym)
+            if got is not None:
+                view = got
+        if state is None and view is None:
             raise HTTPError(404, "no live session with that id (expired or never seen)")
         out: dict[str, Any] = {
-            "session": entry.pseudonym if entry else self.governance.pseudonym("s:" + session),
-            "profile": entry.profile if entry else None,
+            "session": pseudonym,
+            "profile": view["profile"] if view else None,
             "events": state.events_seen if state else 0,
             "started_at": (state.started_at or None) if state else None,
             "timeline": [], "changes": [], "decisions": 0,
         }
-        if entry is not None:
-            journal_view = entry.to_dict()
+        if view is not None:
             for key in ("timeline", "changes", "decisions"):
-                out[key] = journal_view[key]
+                out[key] = view[key]
         active = engine.active
         if state is not None and active is not None:
             out.update(explain(active.model, state, now,
                                min_events=engine.options.min_events))
-        return 200, out, ()
+        return 200, self._scoped(out, where), ()
 
     # -- erasure ---------------------------------------------------------------------------
 
@@ -507,22 +431,29 @@ def _scrub_recorded(recorder: Any, pseudonyms: set[str]) -> int:
     recorder.flush()
     removed = 0
     directory = Path(recorder.directory)
-    for path in sorted(directory.glob("events.jsonl*")):
-        lines = path.read_bytes().splitlines(keepends=True)
-        kept = []
-        for line in lines:
+    for path in sorted(directory.glob("events*.jsonl*")):
+        # Every worker's files, each rewritten in place under the writers' lock.
+        with path.open("r+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                session = orjson.loads(line).get("session")
-            except (orjson.JSONDecodeError, AttributeError):
-                session = None
-            if session in pseudonyms:
-                continue
-            kept.append(line)
-        if len(kept) != len(lines):
-            removed += len(lines) - len(kept)
-            with path.open("r+b") as fh:
-                fh.write(b"".join(kept))
-                fh.truncate()
+                lines = fh.read().splitlines(keepends=True)
+                kept = []
+                for line in lines:
+                    try:
+                        session = orjson.loads(line).get("session")
+                    except (orjson.JSONDecodeError, AttributeError):
+                        session = None
+                    if session in pseudonyms:
+                        continue
+                    kept.append(line)
+                if len(kept) != len(lines):
+                    removed += len(lines) - len(kept)
+                    fh.seek(0)
+                    fh.write(b"".join(kept))
+                    fh.truncate()
+                    fh.flush()
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return removed
 
 
@@ -530,6 +461,7 @@ _STATIC = {
     "ui/": ("index.html", b"text/html; charset=utf-8"),
     "ui/app.js": ("app.js", b"application/javascript; charset=utf-8"),
     "ui/experiments.js": ("experiments.js", b"application/javascript; charset=utf-8"),
+    "ui/scope.js": ("scope.js", b"application/javascript; charset=utf-8"),
     "ui/style.css": ("style.css", b"text/css; charset=utf-8"),
 }
 _UI_HEADERS = [
@@ -565,8 +497,12 @@ def build_governance(runtime: Runtime) -> Governance:
                                    retention_s=retention)
         else:
             directory = settings.audit_dir or settings.data_path() / "audit"
+            # Several workers: one file per worker, merged when read (proxy.instance).
+            from proxy.instance import instance_dir
+
+            writer = os.getpid() if instance_dir() is not None else None
             sink = JsonlSink(Path(directory), max_bytes=settings.audit_max_bytes,
-                             keep=settings.audit_keep, retention_s=retention)
+                             keep=settings.audit_keep, retention_s=retention, writer=writer)
         audit = AuditLog(sink, capacity=settings.audit_queue,
                          policy=AuditPolicy(settings.audit_sample_rate))
     return Governance(pseudonym=engine.codec.pseudonym, min_events=engine.options.min_events,
@@ -579,22 +515,30 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     runtime.governance = gov
     runtime.engine.observer = gov
     api = AdminAPI(runtime, gov)
-    admin.add("GET", "api/models", api.models)
-    admin.add("POST", "api/models", api.upload, action="model.upload")
-    admin.add("POST", "api/models/rollback", api.rollback, action="model.rollback")
-    admin.add("GET", "api/models/shadow", api.shadow_report)
-    admin.add("DELETE", "api/models/shadow", api.shadow_stop, action="model.shadow_stop")
-    admin.add("POST", "api/models/*", api.model_action,
+
+    def drained(handler: Callable[[Scope, Receive], Any]) -> Callable[[Scope, Receive], Any]:
+        async def answer(scope: Scope, receive: Receive) -> Any:
+            gov.drain()  # the answer includes every decision made before it was asked
+            return await handler(scope, receive)
+
+        return answer
+
+    admin.add("GET", "api/models", drained(api.models))
+    admin.add("POST", "api/models", drained(api.upload), action="model.upload")
+    admin.add("POST", "api/models/rollback", drained(api.rollback), action="model.rollback")
+    admin.add("GET", "api/models/shadow", drained(api.shadow_report))
+    admin.add("DELETE", "api/models/shadow", drained(api.shadow_stop), action="model.shadow_stop")
+    admin.add("POST", "api/models/*", drained(api.model_action),
               action=lambda sub: "model." + sub.rpartition("/")[2][:20])
-    admin.add("GET", "api/segments", api.segments)
-    admin.add("GET", "api/live", api.live)
-    admin.add("GET", "api/drift", api.drift)
-    admin.add("GET", "api/decisions", api.decisions)
-    admin.add("GET", "api/sessions/*", api.session)
-    admin.add("DELETE", "api/profiles/*", api.erase_profile, action="profile.erase")
-    admin.add("GET", "api/profiles/*", api.profile_merges)
-    admin.add("POST", "api/profiles/*", api.undo_merge, action="profile.undo_merge")
-    admin.add("GET", "api/actions", api.actions)
+    admin.add("GET", "api/segments", drained(api.segments))
+    admin.add("GET", "api/live", drained(api.live))
+    admin.add("GET", "api/drift", drained(api.drift))
+    admin.add("GET", "api/decisions", drained(api.decisions))
+    admin.add("GET", "api/sessions/*", drained(api.session))
+    admin.add("DELETE", "api/profiles/*", drained(api.erase_profile), action="profile.erase")
+    admin.add("GET", "api/profiles/*", drained(api.profile_merges))
+    admin.add("POST", "api/profiles/*", drained(api.undo_merge), action="profile.undo_merge")
+    admin.add("GET", "api/actions", drained(api.actions))
     static = resources.files("explain").joinpath("static")
     for path, (name, ctype) in _STATIC.items():
         admin.add("GET", path, _static_handler(ctype, static.joinpath(name).read_bytes()),
@@ -605,6 +549,9 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
         audit = gov.audit
         metrics.gauge("intentgate_audit", "Audit log: queue depth, records dropped/written, "
                       "sink errors.", lambda: {f"stat={k}": v for k, v in audit.stats().items()})
+    metrics.gauge("intentgate_governance", "Governance queue (journal, live mix, drift, shadow, "
+                  "audit): depth, decisions booked, dropped when full, errors.",
+                  lambda: {f"stat={k}": v for k, v in gov.stats().items()})
     metrics.gauge("intentgate_shadow_agreement", "Shadow model agreement with the live model.",
                   lambda: {f"candidate={gov.shadow.candidate.version}":
                            gov.shadow.agreed / max(gov.shadow.decisions, 1)}

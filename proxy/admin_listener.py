@@ -154,16 +154,27 @@ def serve(settings: Settings, uvicorn_kwargs: dict[str, Any]) -> int:
         logger.info("serving shoppers on %s; admin surface on %s/_intentgate/ui/ "
                     "(metrics %s/_intentgate/metrics)", public_url, listen.url, listen.url)
     if settings.workers > 1:
+        import shutil
+        import tempfile
+
+        from proxy.instance import INSTANCE_ENV
+
         os.environ[HANDOFF_ENV] = handoff(settings)
+        # What the workers of this instance share (metrics snapshots): lives with the supervisor.
+        instance = tempfile.mkdtemp(prefix="intentgate-instance-")
+        os.environ[INSTANCE_ENV] = instance
         config = uvicorn.Config("proxy.app:create_app_from_environ", factory=True,
                                 workers=settings.workers, **uvicorn_kwargs)
         from uvicorn.supervisors import Multiprocess
 
-        if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn < 0.35
-            server = uvicorn.Server(config)
-            Multiprocess(config, target=server.run, sockets=sockets).run()  # type: ignore
-        else:
-            Multiprocess(config, sockets=sockets).run()
+        try:
+            if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn < 0.35
+                server = uvicorn.Server(config)
+                Multiprocess(config, target=server.run, sockets=sockets).run()  # type: ignore
+            else:
+                Multiprocess(config, sockets=sockets).run()
+        finally:
+            shutil.rmtree(instance, ignore_errors=True)
         return 0
     server = uvicorn.Server(uvicorn.Config(app, **uvicorn_kwargs))
     server.run(sockets=sockets)

@@ -75,6 +75,10 @@ class Runtime:
     forward: Any = None
     governance: Any = None  # proxy.admin_api.Governance: journal, live mix, drift, shadow, audit
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Background services with ``async start()``/``aclose()`` (proxy.instance.attach).
+    services: list[Any] = field(default_factory=list)
+    modelsync: Any = None  # proxy.modelsync.ModelSync: one active model on every worker
+    shared: Any = None  # proxy.shared_admin.SharedAdminState: admin state in Redis (or None)
     started: bool = False
 
     async def startup(self) -> None:
@@ -92,6 +96,8 @@ class Runtime:
             await store.startup()  # type: ignore[attr-defined]
         if self.forward is not None:
             await self.forward.startup()
+        for service in self.services:
+            await service.start()
         # Everything built so far lives as long as the process: move it out of the cyclic
         # collector's sight, so collections triggered by per-request garbage stay cheap.
         gc.collect()
@@ -106,6 +112,8 @@ class Runtime:
             pass  # not the main thread (tests, embedded servers): reload via the admin API
 
     async def aclose(self) -> None:
+        for service in reversed(self.services):
+            await service.aclose()
         if self.engine.experiments is not None:
             await self.engine.experiments.aclose()  # exported changes go before the audit log
         if self.governance is not None:
@@ -185,6 +193,9 @@ def build_runtime(config: Any = None) -> Runtime:
 
     install(admin, runtime)
     install_experiments(admin, runtime)
+    from proxy.instance import attach
+
+    attach(runtime, VERSION)
     return runtime
 
 

@@ -82,6 +82,10 @@ class Decision:
     key: str = ""  # the store key the state lives under (session token or profile key)
     pid: str | None = None  # the profile id from the signed profile cookie, if any
     secure: bool = False
+    # What the kernel computed (winner -1: too few events, not scored); governance reads these.
+    winner: int = -1
+    runner: int = -1
+    confidence: float = 0.0
 
 
 class Fetch(NamedTuple):
@@ -162,7 +166,7 @@ class Engine:
         self.recorder = recorder
         self.clock = clock
         self.active: ActiveModel | None = None
-        # Called with each scored decision (proxy.admin_api.Governance); None: nothing to do.
+        # Given each scored decision (explain.governance.Governance.submit); None: nothing to do.
         self.observer: Any = None
         # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
         self.experiments: Any = None
@@ -227,11 +231,21 @@ class Engine:
             # After the budget check: a request forwarded unclassified is not counted either.
             self.experiments.on_decision(decision)
         observer = self.observer
-        if observer is not None and isinstance(decision, Decision) and decision.active is not None:
-            # Explanations and governance (journal, live mix, drift, shadow, audit) run after the
-            # budget check, before any await, while the scorer's buffers still hold this
-            # request's numbers; the observer contains its own failures.
-            observer.observe(decision.active, decision, decision.profile, decision.now)
+        if observer is not None and decision.__class__ is Decision:
+            d: Decision = decision
+            active = d.active
+            if active is not None:
+                # Governance (journal, live mix, drift, shadow, audit) leaves the request path:
+                # one tuple onto its bounded queue (explain.governance), copies of this
+                # request's buffers when it was scored.
+                scored = d.winner >= 0
+                sc = active.scorer
+                observer.submit((
+                    d.session, d.profile, d.now, d.event, d.slug, d.state, d.state.v[:],
+                    active.model,
+                    active.names, d.winner, d.runner, d.confidence,
+                    active.x.copy() if scored else None, sc.d2.copy() if scored else None,
+                    sc.contrib.copy() if scored else None))
         return decision
 
     def _classify(
@@ -321,6 +335,7 @@ class Engine:
         else:
             active.extractor.extract(state, now, active.x)
             winner, runner, confidence = active.scorer.score(active.x)
+            decision.winner, decision.runner, decision.confidence = winner, runner, confidence
             d2 = active.scorer.d2
             if d2[winner] > active.radius2[winner]:
                 headers.append((self.h_class, active.undetermined_value))

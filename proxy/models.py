@@ -111,6 +111,10 @@ class ModelRegistry:
         self.active = model
         return model
 
+    def use(self, model: Model) -> Model:
+        """Serve ``model`` now (the history is the caller's: ``proxy.modelsync``)."""
+        return self._activate(model)
+
     def startup(self) -> Model | None:
         """Pick the model to serve: ``--model`` file, else the directory's active one, else the
         bundled one. Raises ``ArtifactError`` only for an explicit ``--model`` that is bad."""

@@ -5,10 +5,15 @@ written out when it grows past a few KiB and on close, and files rotate by size 
 ``events.jsonl.1`` …, ``keep`` files in all). When the buffer is full the event is dropped and
 counted. Session tokens are pseudonymised with the proxy's keyed hash: no raw cookie, IP or user
 id is ever written.
+
+Several workers: each writes its own ``events-<pid>.jsonl`` (``writer`` set before ``open``), so
+every file has one writer; readers take ``events*.jsonl*``. Appends take an exclusive ``flock``,
+as does the erasure's in-place rewrite.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
@@ -49,10 +54,12 @@ class EventRecorder:
         # Extra fields for a session's lines (proxy.experiments: its experiment and group, so
         # ``intentgate lift`` can report from recorded events); None: none.
         self.tagger: Callable[[str], dict[str, Any] | None] | None = None
+        self.writer: int | None = None  # several workers: this one's pid (its own files)
 
     @property
     def path(self) -> Path:
-        return self.directory / "events.jsonl"
+        name = "events.jsonl" if self.writer is None else f"events-{self.writer}.jsonl"
+        return self.directory / name
 
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -85,8 +92,12 @@ class EventRecorder:
         self._buf.clear()
         self._buffered = 0
         try:
-            self._fh.write(data)
-            self._fh.flush()
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+            try:
+                self._fh.write(data)
+                self._fh.flush()
+            finally:
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
         except OSError as exc:  # a full disk drops records, never requests
             self.dropped += data.count(b"\n")
             logger.error("event recording failed: %s", exc)
@@ -100,9 +111,10 @@ class EventRecorder:
         if self._fh is not None:
             self._fh.close()
         # events.jsonl.{keep-1} falls off; every other file moves one place up.
+        p = self.path
         for i in range(self.keep - 1, 0, -1):
-            src = self.path if i == 1 else self.path.with_name(f"events.jsonl.{i - 1}")
-            dst = self.path.with_name(f"events.jsonl.{i}")
+            src = p if i == 1 else p.with_name(f"{p.name}.{i - 1}")
+            dst = p.with_name(f"{p.name}.{i}")
             if src.exists():
                 os.replace(src, dst)
         self._fh = self.path.open("ab")

@@ -260,7 +260,8 @@ def test_session_keys_expire_with_the_session_ttl(
             assert "Max-Age=2" in r.headers["set-cookie"]
         _wait_synced(p)
         client = shared_redis()
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        # Session and profile keys (hash-tagged); the deployment's model record is not one.
+        keys = list(client.scan_iter(match=f"{prefix}:{{*"))
         assert keys and all(0 < client.ttl(k) <= 2 for k in keys)
         deadline = time.monotonic() + 15  # lazily expired keys: poll, do not guess a sleep
         while any(client.exists(k) for k in keys) and time.monotonic() < deadline:

@@ -216,3 +216,36 @@ async def test_redis_sink_errors_are_counted_on_write_and_raised_on_query() -> N
     with pytest.raises(AuditSinkError):
         await log.query()
     await client.aclose()
+
+
+async def test_two_writers_one_file_each_every_record_read_once_and_erasure_loses_none(
+    tmp_path: Path,
+) -> None:
+    a = JsonlSink(tmp_path, max_bytes=4000, keep=20, retention_s=None, writer=101)
+    b = JsonlSink(tmp_path, max_bytes=4000, keep=20, retention_s=None, writer=202)
+    for i in range(60):  # the same millisecond on both writers: ids still differ
+        ts = 1000.0 + i // 3
+        await a.write([record(ts, profile="gone" if i % 10 == 0 else "p1").to_dict()])
+        await b.write([record(ts, profile="p2").to_dict()])
+    assert {p.name.split(".")[0] for p in a.files()} == {"audit-101", "audit-202"}
+    assert len(a.files()) > 2  # each rotated its own files
+
+    async def read_all(sink: JsonlSink) -> list[str]:
+        ids: list[str] = []
+        cursor = None
+        while True:
+            page, cursor = await sink.query(None, None, 7, cursor)
+            ids += [r["id"] for r in page]
+            if cursor is None:
+                return ids
+
+    ids = await read_all(b)  # any writer reads every writer's files
+    assert len(ids) == 120 and len(set(ids)) == 120
+    assert {i.rsplit("-", 1)[1] for i in ids} == {"101", "202"}
+    # Erasure by writer b rewrites a's files in place; a keeps appending to the same files.
+    assert await b.erase("gone") == 6
+    await a.write([record(2000.0).to_dict()])
+    ids = await read_all(a)
+    assert len(ids) == 115 and len(set(ids)) == 115
+    await a.aclose()
+    await b.aclose()

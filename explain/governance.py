@@ -1,0 +1,275 @@
+"""Governance bookkeeping behind a bounded queue: the session journal, the live class mix, drift,
+the shadow model and the audit log, fed with plain values.
+
+The request path calls ``Governance.submit`` with one small tuple (``Observation``: what the
+engine computed — winner, runner-up, confidence, and copies of the vector, the distances and the
+attribution when the session was scored). ``submit`` appends it to a bounded deque and never
+waits; what does not fit is dropped and counted. One task drains the queue in batches a few
+milliseconds later, so a request never runs the bookkeeping. Readers (the admin API) call
+``drain`` first, so what they answer includes everything submitted before them.
+
+The shadow model and the raw values of an audit record read the session's numbers as the
+request left them (``Observation.v`` is a copy of the state's value array, one C-level copy).
+
+Nothing here imports ``proxy``: values arrive as numbers, strings, the model and the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from classifiers.artifact import Model
+from explain.audit import AuditLog, AuditRecord
+from explain.drift import DriftMonitor
+from explain.explanation import (
+    UNDETERMINED,
+    Change,
+    SessionJournal,
+    in_words,
+    top_shares,
+)
+from explain.live import LiveMix
+from explain.shadow import Shadow
+from signals.events import ShopperEvent
+from signals.features import raw_value
+from signals.state import SessionState
+
+logger = logging.getLogger(__name__)
+
+DRAIN_INTERVAL_S = 0.02
+BATCH = 2048
+
+
+class Observation(NamedTuple):
+    """One scored decision as the request path hands it over (a plain tuple at run time).
+
+    ``winner`` is -1 when the session had too few events to be scored; then ``x``, ``d2`` and
+    ``contrib`` are ``None``."""
+
+    session: str
+    profile: str
+    now: float
+    event: ShopperEvent | None
+    slug: str
+    state: SessionState
+    v: Any  # a copy of ``state.v`` (the numbers) as they were when the request was scored
+    model: Model
+    names: tuple[str, ...]
+    winner: int
+    runner: int
+    confidence: float
+    x: npt.NDArray[np.float64] | None
+    d2: npt.NDArray[np.float64] | None
+    contrib: npt.NDArray[np.float64] | None
+
+
+class Governance:
+    """The queue, its drain task, and the per-decision bookkeeping (see the module docstring).
+
+    ``sink`` (optional) receives every drained batch too: the shared admin state of the Redis
+    store writes it behind to Redis (``explain.shared``)."""
+
+    def __init__(
+        self, *, pseudonym: Callable[[str], str], min_events: int = 3,
+        audit: AuditLog | None = None, journal: SessionJournal | None = None,
+        live: LiveMix | None = None, clock: Callable[[], float] = time.time,
+        capacity: int = 20_000, interval: float = DRAIN_INTERVAL_S,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.pseudonym = pseudonym
+        self.min_events = min_events
+        self.audit = audit
+        self.journal = journal if journal is not None else SessionJournal()
+        self.live = live if live is not None else LiveMix()
+        self.clock = clock
+        self.capacity = capacity
+        self.interval = interval
+        self.drift: DriftMonitor | None = None
+        self.shadow: Shadow | None = None
+        self.sink: Any = None  # called with each drained batch of (Observation, changed, Change)
+        self.errors = 0
+        self.dropped = 0
+        self.submitted = 0
+        self.booked = 0
+        self._queue: deque[Observation] = deque()
+        self._armed = False
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._version: str | None = None
+        self._logged_at = -1e18
+
+    # -- the request path ------------------------------------------------------------------
+
+    def submit(self, record: Observation) -> None:
+        """Queue one decision; never waits, never raises. A full queue drops and counts it."""
+        queue = self._queue
+        if len(queue) >= self.capacity:
+            self.dropped += 1
+            return
+        queue.append(record)
+        if not self._armed:
+            self._armed = True
+            wake = self._wake
+            if wake is not None:
+                wake.set()
+            else:
+                self.start()
+
+    # -- the drain task --------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None] | None:
+        """Start the drain task on the running loop (no-op without a loop or when running)."""
+        if self._task is not None and not self._task.done():
+            return self._task
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # no loop (a synchronous caller): ``drain`` is called by readers
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="intentgate-governance")
+        if self._queue:
+            self._wake.set()
+        return self._task
+
+    async def _run(self) -> None:
+        wake = self._wake
+        if wake is None:
+            return
+        while True:
+            await wake.wait()
+            await asyncio.sleep(self.interval)  # gather a batch
+            wake.clear()
+            self._armed = False
+            self.drain()
+            if self._queue:  # more than one batch: come back at once
+                self._armed = True
+                wake.set()
+
+    def drain(self, limit: int = BATCH * 64) -> int:
+        """Book what is queued (at most ``limit``); returns how many were booked."""
+        queue = self._queue
+        done = 0
+        shared: list[tuple[Observation, Change | None]] | None = (
+            [] if self.sink is not None else None)
+        while queue and done < limit:
+            rec = queue.popleft()
+            done += 1
+            try:
+                change = self._book(rec)
+            except Exception as exc:  # contained: counted, logged at most every 10 s
+                self.errors += 1
+                if time.monotonic() - self._logged_at > 10.0:
+                    self._logged_at = time.monotonic()
+                    logger.error("governance bookkeeping failed: %r", exc)
+                continue
+            if shared is not None:
+                shared.append((rec, change))
+        self.booked += done
+        if self._task is None:
+            self._armed = False  # no drain task (no loop yet): the next submit tries to start it
+        if shared:
+            try:
+                self.sink(shared)
+            except Exception as exc:
+                self.errors += 1
+                logger.error("shared governance state failed: %r", exc)
+        return done
+
+    def stats(self) -> dict[str, float]:
+        return {"depth": float(len(self._queue)), "dropped": float(self.dropped),
+                "booked": float(self.booked), "errors": float(self.errors)}
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _reset(self, model: Model) -> None:
+        self._version = model.version
+        self.drift = DriftMonitor(model, bucket_s=self.live.bucket_s, buckets=self.live.buckets)
+
+    def _book(self, rec: Observation) -> Change | None:
+        (session, profile, now, event, slug, live_state, v, model, names, winner, runner,
+         confidence, x, d2, contrib) = rec
+        # The state as the request saw it: its numbers copied then, its product rings shared.
+        state = SessionState.__new__(SessionState)
+        state.v, state.config = v, live_state.config
+        state.products, state.categories = live_state.products, live_state.categories
+        journal = self.journal
+        j = journal.get(session)
+        j = journal.entry(session, j.pseudonym if j else self.pseudonym("s:" + session), profile)
+        if event is not None:
+            journal.add_event(j, event)
+        if model.version != self._version:
+            self._reset(model)
+        self.live.add(slug, now)
+        scored = winner >= 0 and x is not None
+        if scored and self.drift is not None:
+            self.drift.observe(x, now)  # type: ignore[arg-type]
+        if self.shadow is not None:
+            self.shadow.observe(state, now, slug)
+        j.decisions += 1
+        previous = j.last_class
+        changed = slug != previous and not (previous is None and slug == UNDETERMINED)
+        j.last_class = slug
+        audit = self.audit
+        record = audit is not None and audit.policy.should_record(j.pseudonym, j.decisions,
+                                                                  changed)
+        if not changed and not record:
+            return None
+        shares: tuple[tuple[str, float], ...] = ()
+        conf = 0.0
+        if scored and slug != UNDETERMINED and d2 is not None and contrib is not None:
+            conf = confidence
+            shares = top_shares(contrib, float(d2[runner] - d2[winner]), names)
+        raw = [raw_value(state, n, now) for n in names]
+        change = None
+        if changed:
+            minutes = raw_value(state, "session_minutes", now)
+            position = {n: i for i, n in enumerate(names)}
+            words = tuple(in_words(n, raw[position[n]], minutes) for n, _ in shares)
+            change = Change(now, slug, previous, conf, model.version, shares, words)
+            j.changes.append(change)
+        if record and audit is not None:
+            d = len(names)
+            audit.submit(AuditRecord(
+                ts=now, session=j.pseudonym, profile=profile, model=model.version, cls=slug,
+                confidence=conf, previous=previous,
+                event=event.kind.slug if event is not None else None,
+                signals=names,
+                contributions=contrib.tolist() if scored and contrib is not None else [0.0] * d,
+                raw=raw, x=x.tolist() if scored and x is not None else [0.0] * d,
+            ))
+        return change
+
+    # -- shadow ----------------------------------------------------------------------------
+
+    def start_shadow(self, candidate: Model, now: float) -> Shadow:
+        shadow = Shadow(candidate, min_events=self.min_events, started_at=now)
+        shadow.warm()  # compile before it meets a request
+        self.drain()  # decisions made before the shadow started are not counted by it
+        self.shadow = shadow
+        return shadow
+
+    def stop_shadow(self) -> bool:
+        had = self.shadow is not None
+        self.shadow = None
+        return had
+
+    async def aclose(self) -> None:
+        self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self.audit is not None:
+            await self.audit.aclose()
