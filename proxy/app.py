@@ -254,6 +254,8 @@ class ProxyApp:
     def __init__(self, runtime: Runtime, inner: ASGIApp) -> None:
         self.runtime = runtime
         self.inner = inner
+        # WebSocket upgrades go through as a byte tunnel (proxy.server calls this).
+        self.ws_tunnel = runtime.forward.tunnel if runtime.forward is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
@@ -301,6 +303,7 @@ def create_app(settings: Settings) -> ProxyApp:
         trusted_hops=frozenset(settings.trusted_hops),
         pool_size=settings.pool_size,
         metrics=runtime.engine.metrics,
+        strip_prefix=settings.header_prefix.lower().encode(),
     )
     runtime.forward = forward
     if settings.passthrough:

@@ -115,7 +115,9 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
                 self._ig_head_bytes += len(data)
                 if self._ig_head_bytes > self._ig_head_budget:
                     self._ig_fail(431, "request header section too large")
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self._ig_early = data[offset:]
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
@@ -133,6 +135,19 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 logger.info("rejected malformed request: %s", exc)
                 self._ig_send_error(400, "invalid HTTP request")
+
+    def handle_websocket_upgrade(self) -> None:
+        # The standalone proxy tunnels an upgrade as bytes (proxy.forward.ForwardApp.tunnel);
+        # any other app gets uvicorn's WebSocket protocol and ASGI websocket scopes.
+        tunnel = getattr(self.app, "ws_tunnel", None)
+        if tunnel is None:
+            super().handle_websocket_upgrade()
+            return
+        self._ig_cancel_timer()
+        self._unset_keepalive_if_required()
+        self.connections.discard(self)
+        tunnel(self.transport, self.scope["method"].encode(), self.url, self.headers,
+               self.client, self.scheme, getattr(self, "_ig_early", b""))
 
     def _ig_fail(self, status: int, reason: str) -> None:
         self._ig_reject = _Reject(status, reason)
