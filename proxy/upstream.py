@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections import deque
+
 import httptools
 
 from proxy.errors import UpstreamTimeout, UpstreamUnavailable
@@ -56,7 +57,8 @@ class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "pool", "loop", "transport", "parser", "reused", "idle_since", "closed", "waiter",
         "status", "headers", "connection_named", "head_done", "chunks", "buffered", "done",
-        "error", "received", "head_bytes", "raw_head", "no_body", "framed", "has_length", "keep_alive", "interim",
+        "error", "received", "head_bytes", "raw_head", "no_body", "framed", "has_length",
+        "keep_alive", "interim",
         "write_paused", "drain_waiter", "read_paused", "last_read", "timer", "in_use",
         "identify_name", "identify",
     )

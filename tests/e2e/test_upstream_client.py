@@ -8,17 +8,33 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.forward import Timeouts
+from proxy.forward import ForwardApp, Timeouts
+from proxy.server import HardenedHttpToolsProtocol, ServerLimits, uvicorn_kwargs
 from proxy.upstream import HIGH_WATER, UpstreamConnection, UpstreamPool
-from tests.e2e.test_forwarding import make_forward  # noqa: F401 - fixture
-from tests.e2e.test_forwarding import upstream  # noqa: F401 - fixture
+from tests.e2e.test_forwarding import _Served
+from tests.servers import serve_in_thread
+
+
+@pytest.fixture
+def forward_to() -> Iterator[Callable[..., str]]:
+    """``forward_to(upstream, **ForwardApp kwargs)`` -> base URL of a served ForwardApp under
+    the proxy's own server stack."""
+    saved = HardenedHttpToolsProtocol.limits
+    with ExitStack() as stack:
+        def factory(target: str, **kwargs: Any) -> str:
+            served = _Served(ForwardApp(target, **kwargs))
+            return stack.enter_context(
+                serve_in_thread(served, **uvicorn_kwargs(ServerLimits())))
+        yield factory
+    HardenedHttpToolsProtocol.limits = saved
 
 
 def _addr(url: str) -> tuple[str, int]:
@@ -101,9 +117,9 @@ def _answer_once_then_drop(conn: socket.socket, origin: RawOrigin) -> None:
     origin.head(conn)
 
 
-def test_stale_keepalive_connection_is_retried_for_get(make_forward: Callable[..., str]) -> None:
+def test_stale_keepalive_connection_is_retried_for_get(forward_to: Callable[..., str]) -> None:
     with raw_origin(_answer_once_then_drop) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         with httpx.Client() as client:
             assert client.get(f"{proxy}/first").text == "ok"
             r = client.get(f"{proxy}/second")
@@ -114,10 +130,10 @@ def test_stale_keepalive_connection_is_retried_for_get(make_forward: Callable[..
 
 
 def test_stale_keepalive_connection_is_never_retried_for_post(
-    make_forward: Callable[..., str],
+    forward_to: Callable[..., str],
 ) -> None:
     with raw_origin(_answer_once_then_drop) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         with httpx.Client() as client:
             assert client.get(f"{proxy}/first").text == "ok"
             r = client.post(f"{proxy}/order", content=b"")  # even without a body
@@ -134,16 +150,16 @@ def _close_mid_headers(conn: socket.socket, origin: RawOrigin) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nContent-Le")
 
 
-def test_upstream_closing_mid_headers_is_502(make_forward: Callable[..., str]) -> None:
+def test_upstream_closing_mid_headers_is_502(forward_to: Callable[..., str]) -> None:
     with raw_origin(_close_mid_headers) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         r = httpx.get(f"{proxy}/page")
     assert r.status_code == 502 and r.text == "upstream unreachable\n"
 
 
 @pytest.mark.parametrize("shape", ["many", "one-long"])
 def test_upstream_header_section_over_limit_is_502(
-    make_forward: Callable[..., str], shape: str
+    forward_to: Callable[..., str], shape: str
 ) -> None:
     big = (b"".join(b"x-filler-%d: %s\r\n" % (i, b"v" * 100) for i in range(200))
            if shape == "many" else b"x-long: " + b"v" * 40_000 + b"\r\n")
@@ -154,12 +170,12 @@ def test_upstream_header_section_over_limit_is_502(
         time.sleep(0.5)
 
     with raw_origin(handle) as origin:
-        proxy = make_forward(origin.url, max_header_bytes=16 * 1024)
+        proxy = forward_to(origin.url, max_header_bytes=16 * 1024)
         r = httpx.get(f"{proxy}/page")
     assert r.status_code == 502 and r.text == "upstream header section too large\n"
 
 
-def test_upstream_interim_100_continue_is_skipped(make_forward: Callable[..., str]) -> None:
+def test_upstream_interim_100_continue_is_skipped(forward_to: Callable[..., str]) -> None:
     def handle(conn: socket.socket, origin: RawOrigin) -> None:
         head = origin.head(conn)
         conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -169,7 +185,7 @@ def test_upstream_interim_100_continue_is_skipped(make_forward: Callable[..., st
                      b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\ndone")
 
     with raw_origin(handle) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         host, port = _addr(proxy)
         with socket.create_connection((host, port), timeout=5) as s:
             s.sendall(b"POST /order HTTP/1.1\r\nHost: s\r\nContent-Length: 5\r\n"
@@ -186,7 +202,7 @@ def test_upstream_interim_100_continue_is_skipped(make_forward: Callable[..., st
 # -- HTTP/1.0 and close-delimited answers ---------------------------------------------------
 
 
-def test_http10_upstream_close_delimited_and_with_length(make_forward: Callable[..., str]) -> None:
+def test_http10_upstream_close_delimited_and_with_length(forward_to: Callable[..., str]) -> None:
     body = bytes(range(256)) * 400
 
     def handle(conn: socket.socket, origin: RawOrigin) -> None:
@@ -201,7 +217,7 @@ def test_http10_upstream_close_delimited_and_with_length(make_forward: Callable[
         time.sleep(0.2)
 
     with raw_origin(handle) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         with httpx.Client() as client:
             r = client.get(f"{proxy}/stream")
             assert r.status_code == 200 and r.content == body
@@ -212,14 +228,14 @@ def test_http10_upstream_close_delimited_and_with_length(make_forward: Callable[
 
 
 def test_upstream_dying_mid_body_closes_client_connection(
-    make_forward: Callable[..., str],
+    forward_to: Callable[..., str],
 ) -> None:
     def handle(conn: socket.socket, origin: RawOrigin) -> None:
         origin.head(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n" + b"x" * 5000)
 
     with raw_origin(handle) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         with socket.create_connection(_addr(proxy), timeout=5) as s:
             s.sendall(b"GET /a HTTP/1.1\r\nHost: s\r\n\r\n")  # keep-alive asked for
             data = b""
@@ -231,7 +247,7 @@ def test_upstream_dying_mid_body_closes_client_connection(
 # -- timeouts and the connection limit ------------------------------------------------------
 
 
-def test_connect_timeout_is_504(make_forward: Callable[..., str]) -> None:
+def test_connect_timeout_is_504(forward_to: Callable[..., str]) -> None:
     # A listener that never accepts, its queue filled: the next handshake is never answered.
     server = socket.create_server(("127.0.0.1", 0), backlog=0)
     fillers = []
@@ -242,7 +258,7 @@ def test_connect_timeout_is_504(make_forward: Callable[..., str]) -> None:
             s.connect_ex(server.getsockname())
             fillers.append(s)
         time.sleep(0.1)
-        proxy = make_forward(f"http://127.0.0.1:{server.getsockname()[1]}",
+        proxy = forward_to(f"http://127.0.0.1:{server.getsockname()[1]}",
                              timeouts=Timeouts(connect=0.3, read=5, pool=1))
         t0 = time.monotonic()
         r = httpx.get(f"{proxy}/a", timeout=10)
@@ -254,27 +270,36 @@ def test_connect_timeout_is_504(make_forward: Callable[..., str]) -> None:
         server.close()
 
 
-def test_connection_limit_is_never_exceeded(upstream: str,
-                                            make_forward: Callable[..., str]) -> None:
-    proxy = make_forward(upstream, pool_size=2, timeouts=Timeouts(connect=1, read=5, pool=5))
-    results: list[int] = []
+def _slow_keepalive(conn: socket.socket, origin: RawOrigin) -> None:
+    while origin.head(conn):
+        time.sleep(0.2)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
 
-    def hit() -> None:
-        results.append(httpx.get(f"{proxy}/sleep?s=0.2", timeout=10).status_code)
 
-    threads = [threading.Thread(target=hit) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [200] * 6  # the four beyond the limit waited for a pooled connection
+def test_connection_limit_is_never_exceeded(forward_to: Callable[..., str]) -> None:
+    with raw_origin(_slow_keepalive) as origin:
+        proxy = forward_to(origin.url, pool_size=2,
+                           timeouts=Timeouts(connect=1, read=5, pool=5))
+        results: list[str] = []
+
+        def hit() -> None:
+            results.append(httpx.get(f"{proxy}/a", timeout=10).text)
+
+        threads = [threading.Thread(target=hit) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # The four beyond the limit waited for one of the two pooled connections.
+        assert results == ["ok"] * 6
+        assert origin.connections == 2 and len(origin.requests) == 6
 
 
 # -- back-pressure: a slow client downloading 50 MB -----------------------------------------
 
 
 def test_slow_client_50mb_download_keeps_proxy_buffer_bounded(
-    make_forward: Callable[..., str],
+    forward_to: Callable[..., str],
 ) -> None:
     total = 50 * 1024 * 1024
     block = b"y" * 65536
@@ -288,7 +313,7 @@ def test_slow_client_50mb_download_keeps_proxy_buffer_bounded(
             sent[0] += len(block)
 
     with raw_origin(handle) as origin:
-        proxy = make_forward(origin.url)
+        proxy = forward_to(origin.url)
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
             s.settimeout(30)
