@@ -199,6 +199,7 @@ class Engine:
         """Build and warm everything for ``model``, then swap it in with one assignment."""
         active = ActiveModel(model)
         active.scorer.warm()
+        active.extractor.warm()
         self.active = active
         logger.info("model %s active (%d classes)", model.version, len(model.slugs))
         return active
