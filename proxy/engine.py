@@ -20,6 +20,7 @@ import numpy.typing as npt
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
 from explain.headers import confidence_value, signals_value
+from explain.headers import warm as warm_signals_value
 from proxy.metrics import Metrics
 from signals.bots import BotGate
 from signals.events import EventKind, ShopperEvent
@@ -200,6 +201,7 @@ class Engine:
         active = ActiveModel(model)
         active.scorer.warm()
         active.extractor.warm()
+        warm_signals_value()
         self.active = active
         logger.info("model %s active (%d classes)", model.version, len(model.slugs))
         return active
