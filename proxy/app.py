@@ -309,6 +309,9 @@ def create_app(settings: Settings) -> ProxyApp:
     if settings.passthrough:
         # The bench's bare passthrough: same server stack and forwarding, no classification.
         return ProxyApp(runtime, forward)
+    # Classification happens in the forwarder's one walk over the headers; the middleware
+    # in front routes the admin surface and hands every other request straight on.
+    forward.attach(runtime.engine)
     inner: ASGIApp = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
     if listen is not None:
         inner = AdminPortApp(inner, runtime.admin, listen)

@@ -39,9 +39,12 @@ __all__ = ["HOP_BY_HOP", "ForwardApp", "Timeouts"]
 _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
                          b"forwarded", b"x-real-ip"})
 _SPECIAL = HOP_BY_HOP | _FORWARDING | {b"host", b"cookie", b"content-length", b"expect"}
+# Read for classification when the engine is attached (and forwarded as they are).
+_BROWSER = frozenset({b"user-agent", b"accept", b"accept-language"})
 _PROTO = {"http": b"http", "https": b"https", "ws": b"http", "wss": b"https"}
 _CHUNKED = b"transfer-encoding: chunked\r\n"
 _END = {"type": "http.response.body", "body": b""}
+_NO_COOKIES: list[bytes] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +118,31 @@ class ForwardApp:
         self.pool_size = pool_size
         self.metrics = metrics
         self.strip_prefix = strip_prefix
+        self.engine: Any = None  # attach(): classification in the same walk over the headers
+        self._special = _SPECIAL
+        self._prefix = b""
+        self._identify = b""
+        self._expose = False
         self.pool = UpstreamPool(
             url.hostname, port, ssl=ssl.create_default_context() if tls else None,
             server_hostname=url.hostname, limit=pool_size, connect_timeout=timeouts.connect,
             read_timeout=timeouts.read, pool_timeout=timeouts.pool,
             max_header_bytes=max_header_bytes,
         )
+
+    def attach(self, engine: Any) -> None:
+        """Classify here, in the one walk over the request headers that builds the head for
+        the origin (and the one over the response headers), instead of in a middleware that
+        walks and copies them first: the standalone proxy's request path. Client
+        ``X-Intent-*`` headers and the identify header are dropped both ways, as the
+        middleware does."""
+        opts = engine.options
+        self.engine = engine
+        self._special = _SPECIAL | _BROWSER
+        self._prefix = opts.header_prefix
+        self._identify = opts.identify_header
+        self._expose = opts.expose_headers
+        self.pool.identify_header = opts.identify_header
 
     async def startup(self) -> None:
         """Bind the connection pool to the running loop (idempotent)."""
@@ -133,10 +155,13 @@ class ForwardApp:
 
     # -- request head ----------------------------------------------------------------------
 
-    def _head(self, scope: Scope) -> tuple[list[bytes], int | None, bool]:
+    def _head(self, scope: Scope, seen: list[Any] | None = None
+              ) -> tuple[list[bytes], int | None, bool]:
         """One walk over the client's headers: the request head towards the origin (as parts
         for one ``b"".join``; the caller adds the framing header and the final CRLF), the
-        declared length, and whether the body is chunked."""
+        declared length, and whether the body is chunked. With ``seen`` (the engine attached),
+        also what classification reads: [cookies, user agent, has Accept, has
+        Accept-Language, X-Forwarded-Proto from a trusted hop]; our prefix is dropped."""
         raw_path = scope.get("raw_path") or scope["path"].encode()
         qs = scope.get("query_string", b"")
         parts = [scope["method"].encode(), b" ", self._base_path + raw_path,
@@ -150,7 +175,8 @@ class ForwardApp:
         client_ip = client[0] if client else ""
         trusted = client_ip in self.trusted_hops
         xff = xfp = xfh = None
-        special = _SPECIAL
+        special = self._special
+        prefix = self._prefix
         for name, value in scope["headers"]:
             if name in special:
                 if name in HOP_BY_HOP:
@@ -178,6 +204,14 @@ class ForwardApp:
                     continue  # written by the caller, with the body's framing
                 if name == b"expect":
                     continue
+                if name in _BROWSER:
+                    if seen is not None:
+                        if name == b"user-agent":
+                            seen[1] = value
+                        elif name == b"accept":
+                            seen[2] = True
+                        else:
+                            seen[3] = True
                 else:  # X-Forwarded-*, Forwarded, X-Real-IP
                     if not trusted:
                         continue  # a client can never spoof its address or scheme
@@ -190,6 +224,8 @@ class ForwardApp:
                     if name == b"x-forwarded-host":
                         xfh = value
                         continue
+            elif prefix and (name.startswith(prefix) or name == self._identify):
+                continue  # a client can never choose its own class
             parts += (name, b": ", value, b"\r\n")
         if connection_named:
             drop = frozenset(connection_named) - HOP_BY_HOP
@@ -201,6 +237,10 @@ class ForwardApp:
                 parts = keep
         if cookies is not None:
             parts += (b"cookie: ", b"; ".join(cookies), b"\r\n")
+            if seen is not None:
+                seen[0] = cookies
+        if seen is not None:
+            seen[4] = xfp
         ip = client_ip.encode()
         parts += (b"x-forwarded-for: ", ip if xff is None else xff + b", " + ip,
                   b"\r\nx-forwarded-proto: ",
@@ -221,10 +261,26 @@ class ForwardApp:
             await self._websocket(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parts, content_length, chunked = self._head(scope)
+        engine = self.engine
+        if engine is None:
+            parts, content_length, chunked = self._head(scope)
+            decision = None
+        else:
+            seen: list[Any] = [_NO_COOKIES, None, False, False, None]
+            parts, content_length, chunked = self._head(scope, seen)
+            xfp = seen[4]
+            # Secure cookies when the shopper came over HTTPS: directly, or per a trusted hop.
+            secure = scope.get("scheme") == "https" or (
+                xfp is not None and xfp.strip().lower() == b"https")
+            decision = await engine.decide(
+                scope["method"], scope["path"], scope.get("query_string", b""), seen[0],
+                seen[1], seen[2], seen[3], secure)
+            if decision is not None:
+                for name, value in decision.headers:
+                    parts += (name, b": ", value, b"\r\n")
         if content_length is not None:
             if content_length > self.max_body_bytes:
-                await self._send_error(send, BodyTooLarge())
+                await self._send_error(send, BodyTooLarge(), decision)
                 return
             if content_length:
                 parts += (b"content-length: ", str(content_length).encode(), b"\r\n")
@@ -244,7 +300,7 @@ class ForwardApp:
             try:
                 conn = await pool.acquire()
             except ProxyError as exc:
-                await self._fail(send, exc)
+                await self._fail(send, exc, decision)
                 return
             try:
                 conn.start(head, method == "HEAD")
@@ -258,12 +314,12 @@ class ForwardApp:
                 # connection, only when nothing is lost by it (no body; an idempotent method).
                 if attempt == 0 and not has_body and method in IDEMPOTENT:
                     continue
-                await self._fail(send, exc)
+                await self._fail(send, exc, decision)
                 return
             except BodyTooLarge as exc:
                 conn.abort()
                 conn.finish()
-                await self._send_error(send, exc)
+                await self._send_error(send, exc, decision)
                 return
             except _ClientGone:
                 conn.abort()
@@ -271,7 +327,7 @@ class ForwardApp:
                 return
             except ProxyError as exc:
                 conn.finish()
-                await self._fail(send, exc)
+                await self._fail(send, exc, decision)
                 return
             except BaseException:
                 conn.abort()
@@ -279,7 +335,7 @@ class ForwardApp:
                 raise
             break
         try:
-            await self._relay(conn, send, receive if body_done else None)
+            await self._relay(conn, send, receive if body_done else None, decision)
         finally:
             conn.finish()
 
@@ -314,8 +370,11 @@ class ForwardApp:
                 return
 
     async def _relay(self, conn: UpstreamConnection, send: Send,
-                     receive: Receive | None) -> None:
-        start = {"type": "http.response.start", "status": conn.status, "headers": conn.headers}
+                     receive: Receive | None, decision: Any = None) -> None:
+        headers = conn.headers
+        if self.engine is not None:
+            self._response_side(decision, conn.status, conn.identify, headers)
+        start = {"type": "http.response.start", "status": conn.status, "headers": headers}
         if conn.no_body:
             await send(start)
             await send(_END)
@@ -358,16 +417,33 @@ class ForwardApp:
                 watcher.cancel()
         await send(_END)
 
-    async def _fail(self, send: Send, error: ProxyError) -> None:
+    def _response_side(self, decision: Any, status: int, identify: bytes | None,
+                       headers: Headers) -> None:
+        """What the middleware's response hook does, on the header list built in the one walk
+        over the origin's headers (the identify header was taken out there): the engine
+        hears the status and the identify value, our cookies (and exposed headers) join."""
+        engine = self.engine
+        try:
+            engine.on_response(decision, status, identify)
+        except Exception as exc:  # the response side fails open too
+            engine.fail_open("response", repr(exc))
+        if decision is not None:
+            headers.extend(decision.set_cookies)  # after on_response: identify adds one
+            if self._expose:
+                headers.extend(decision.headers)
+
+    async def _fail(self, send: Send, error: ProxyError, decision: Any = None) -> None:
         if isinstance(error, UpstreamTimeout):
             self._count("timeout")
         else:
             self._count("connect")
             logger.warning("upstream request failed: %s", error.reason)
-        await self._send_error(send, error)
+        await self._send_error(send, error, decision)
 
-    async def _send_error(self, send: Send, error: ProxyError) -> None:
+    async def _send_error(self, send: Send, error: ProxyError, decision: Any = None) -> None:
         start, body = _error(error.status, error.reason)
+        if self.engine is not None:
+            self._response_side(decision, error.status, None, start["headers"])
         await send(start)
         await send(body)
 

@@ -56,6 +56,9 @@ class IntentGateMiddleware:
         self._expose = opts.expose_headers
         self._trusted = opts.trusted_hops
         self._started = not self._owns_engine
+        # A wrapped app that classifies in its own walk over the headers (the standalone
+        # proxy's ForwardApp, attached to this engine) gets http requests untouched.
+        self._classified_inside = getattr(app, "engine", None) is engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -65,6 +68,9 @@ class IntentGateMiddleware:
                 return
             if not self._started:
                 await self._start()
+            if self._classified_inside:
+                await self.app(scope, receive, send)
+                return
             await self._http(scope, receive, send)
         elif kind == "lifespan" and self._owns_engine:
             await self._lifespan(scope, receive, send)
