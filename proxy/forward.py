@@ -45,7 +45,6 @@ _PROTO = {"http": b"http", "https": b"https", "ws": b"http", "wss": b"https"}
 _CHUNKED = b"transfer-encoding: chunked\r\n"
 _END = {"type": "http.response.body", "body": b""}
 _NO_COOKIES: list[bytes] = []
-_NOTHING_YET = {"type": "http.response.body", "body": b"", "more_body": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +380,7 @@ class ForwardApp:
             await send(_END)
             return
         if conn.done or conn.chunks:
-            # Head and the first body bytes arrived together: hand them on back to back, so
-            # the server can send them in one write.
+            # Head and the first body bytes arrived together: hand them on back to back.
             first = await conn.read_chunk()
             await send(start)
             if first is None:
@@ -394,9 +392,6 @@ class ForwardApp:
             await send({"type": "http.response.body", "body": first, "more_body": True})
         else:
             await send(start)
-            # Nothing of the body yet (a streamed answer): the head goes out now, not with the
-            # first body bytes (the server holds a head until the next write).
-            await send(_NOTHING_YET)
         # An open-ended body may never end on its own: watch for the client leaving. A task
         # costs ~10 us, so bodies with a length (they end) go without one.
         watcher = (asyncio.ensure_future(_watch_disconnect(receive, conn))

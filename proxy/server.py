@@ -200,13 +200,6 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         if len(self._ig_lengths) > 1:
             self._ig_fail(400, "conflicting Content-Length headers")
         super().on_headers_complete()
-        cycle = self.cycle
-        if (cycle is not None and cycle.transport is self.transport
-                and self.scope["method"] != "HEAD"):
-            # The response head waits for the first body write, so both leave in one write
-            # (one system call, one segment for a small page) instead of two. (uvicorn writes
-            # nothing for a HEAD body, so a HEAD answer's head goes straight out.)
-            cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -214,53 +207,6 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         # wait; our header deadline starts when the next request's first byte arrives.
         self._ig_awaiting_head = True
         self._ig_head_bytes = 0
-
-
-class _HeadWithBody:
-    """The transport one request's response cycle writes to: the head (the first write once
-    the response has started) is held until the next write — the first body bytes, or the
-    empty body message an app sends to say "no body yet" (``proxy.forward`` does when it
-    streams) — or the close, then goes out with it in one ``writev``.
-
-    Holding it until the loop turns instead (``call_soon``) costs more than the write it
-    saves: an extra turn of the event loop per response (measured: +12 µs per request)."""
-
-    __slots__ = ("transport", "cycle", "held", "head_done")
-
-    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
-        self.transport = transport
-        self.cycle = cycle
-        self.held: bytes | None = None
-        self.head_done = False
-
-    def write(self, data: bytes) -> None:
-        held = self.held
-        if held is not None:
-            self.held = None
-            # uvloop gathers both buffers into one writev.
-            self.transport.writelines((held, data))
-        elif not self.head_done and self.cycle.response_started:
-            self.head_done = True
-            self.held = data
-        else:
-            self.transport.write(data)
-
-    def flush(self) -> None:
-        held = self.held
-        if held is not None:
-            self.held = None
-            if not self.transport.is_closing():
-                self.transport.write(held)
-
-    def is_closing(self) -> bool:
-        return self.transport.is_closing()
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.transport.get_extra_info(name, default)
 
 
 def uvicorn_kwargs(limits: ServerLimits) -> dict[str, Any]:
