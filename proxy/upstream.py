@@ -409,11 +409,20 @@ class UpstreamPool:
             self.waiters.append(waiter)
             try:
                 conn_or_none = await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                raise UpstreamTimeout() from None
-            finally:
+            except BaseException as exc:
                 if waiter in self.waiters:
                     self.waiters.remove(waiter)
+                elif waiter.done() and not waiter.cancelled():
+                    # Handed a connection (or a free slot) just as we gave up: pass it on.
+                    handed = waiter.result()
+                    if handed is not None:
+                        self.release(handed, True)
+                    else:
+                        self.count += 1
+                        self._freed()
+                if isinstance(exc, TimeoutError):
+                    raise UpstreamTimeout() from None
+                raise
             if conn_or_none is not None:
                 conn_or_none.reused = True
                 return conn_or_none

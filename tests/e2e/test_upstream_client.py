@@ -446,3 +446,46 @@ def test_response_buffer_pauses_reading_above_high_water() -> None:
         return paused, resumed
 
     assert asyncio.run(run()) == (True, True)
+
+
+# -- WebSocket upgrade: a byte tunnel ---------------------------------------------------------
+
+
+def test_upgrade_is_a_byte_tunnel_with_the_request_head_rewritten(
+    forward_to: Callable[..., str],
+) -> None:
+    heads: list[bytes] = []
+
+    def handle(conn: socket.socket, origin: RawOrigin) -> None:
+        head, early = _read_head(conn)
+        heads.append(head)
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+        data = early
+        while len(data) < 6:
+            data += conn.recv(65536)
+        conn.sendall(b"pong:" + data)  # any bytes: the proxy does not parse frames
+        time.sleep(0.3)
+
+    with raw_origin(handle) as origin:
+        proxy = forward_to(origin.url)
+        with socket.create_connection(_addr(proxy), timeout=5) as s:
+            s.sendall(b"GET /ws?room=1 HTTP/1.1\r\nHost: shop\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\n"
+                      b"Sec-WebSocket-Version: 13\r\nX-Intent-Class: decisive-buyer\r\n"
+                      b"Keep-Alive: 5\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(65536)
+            assert data.startswith(b"HTTP/1.1 101 Switching Protocols")
+            s.sendall(b"\x00\xffping")
+            rest = data.partition(b"\r\n\r\n")[2]
+            while len(rest) < 11:
+                rest += s.recv(65536)
+    assert rest == b"pong:\x00\xffping"
+    lines = heads[0].lower().split(b"\r\n")
+    assert lines[0] == b"get /ws?room=1 http/1.1"
+    assert b"x-intent-class: decisive-buyer" not in lines and b"keep-alive: 5" not in lines
+    assert b"upgrade: websocket" in lines and b"connection: upgrade" in lines
+    assert b"sec-websocket-key: dghlihnhbxbszq==" in lines
+    assert b"x-forwarded-for: 127.0.0.1" in lines and b"host: shop" in lines
