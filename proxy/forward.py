@@ -134,8 +134,8 @@ class ForwardApp:
         """Classify here, in the one walk over the request headers that builds the head for
         the origin (and the one over the response headers), instead of in a middleware that
         walks and copies them first: the standalone proxy's request path. Client
-        ``X-Intent-*`` headers and the identify header are dropped both ways, as the
-        middleware does."""
+        ``X-Intent-*`` headers are dropped, and the origin's identify and order-value headers
+        taken out of its answers, as the middleware does."""
         opts = engine.options
         self.engine = engine
         self._special = _SPECIAL | _BROWSER
@@ -143,6 +143,7 @@ class ForwardApp:
         self._identify = opts.identify_header
         self._expose = opts.expose_headers
         self.pool.identify_header = opts.identify_header
+        self.pool.order_value_header = opts.header_prefix + b"order-value"
 
     async def startup(self) -> None:
         """Bind the connection pool to the running loop (idempotent)."""
@@ -373,7 +374,8 @@ class ForwardApp:
                      receive: Receive | None, decision: Any = None) -> None:
         headers = conn.headers
         if self.engine is not None:
-            self._response_side(decision, conn.status, conn.identify, headers)
+            self._response_side(decision, conn.status, conn.identify, headers,
+                                conn.order_value)
         start = {"type": "http.response.start", "status": conn.status, "headers": headers}
         if conn.no_body:
             await send(start)
@@ -417,13 +419,13 @@ class ForwardApp:
         await send(_END)
 
     def _response_side(self, decision: Any, status: int, identify: bytes | None,
-                       headers: Headers) -> None:
+                       headers: Headers, order_value: bytes | None = None) -> None:
         """What the middleware's response hook does, on the header list built in the one walk
         over the origin's headers (the identify header was taken out there): the engine
         hears the status and the identify value, our cookies (and exposed headers) join."""
         engine = self.engine
         try:
-            engine.on_response(decision, status, identify)
+            engine.on_response(decision, status, identify, order_value)
         except Exception as exc:  # the response side fails open too
             engine.fail_open("response", repr(exc))
         if decision is not None:

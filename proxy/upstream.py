@@ -60,7 +60,7 @@ class UpstreamConnection(asyncio.Protocol):
         "error", "received", "head_bytes", "raw_head", "no_body", "framed", "has_length",
         "keep_alive", "interim",
         "write_paused", "drain_waiter", "read_paused", "last_read", "timer", "in_use",
-        "identify_name", "identify",
+        "identify_name", "identify", "order_name", "order_value",
     )
 
     def __init__(self, pool: UpstreamPool) -> None:
@@ -78,6 +78,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.read_paused = False
         self.timer: asyncio.TimerHandle | None = None
         self.identify_name = b""
+        self.order_name = b""
         self._reset(False)
 
     def _reset(self, no_body: bool) -> None:
@@ -98,6 +99,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.keep_alive = True
         self.interim = False
         self.identify: bytes | None = None
+        self.order_value: bytes | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -185,6 +187,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.framed = self.has_length = True
         elif low == self.identify_name:
             self.identify = value
+            return
+        elif low == self.order_name:
+            self.order_value = value
             return
         self.headers.append((low, value))
 
@@ -363,6 +368,7 @@ class UpstreamPool:
         keepalive_timeout: float = 4.0,
         max_header_bytes: int = 64 * 1024,
         identify_header: bytes = b"",
+        order_value_header: bytes = b"",
     ) -> None:
         self.host = host
         self.port = port
@@ -374,7 +380,8 @@ class UpstreamPool:
         self.pool_timeout = pool_timeout
         self.keepalive_timeout = keepalive_timeout
         self.max_header_bytes = max_header_bytes
-        self.identify_header = identify_header
+        self.identify_header = identify_header  # taken out of answers into .identify
+        self.order_value_header = order_value_header  # and into .order_value
         self.idle: list[UpstreamConnection] = []
         self.count = 0  # open or opening
         self.waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
@@ -446,6 +453,7 @@ class UpstreamPool:
             self._freed()
             raise
         proto.identify_name = self.identify_header
+        proto.order_name = self.order_value_header
         return proto
 
     def _freed(self) -> None:
