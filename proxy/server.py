@@ -157,7 +157,7 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         self.connections.discard(self)
         tunnel(self.transport, self.scope["method"].encode(), self.url, self.headers,
-               self.client, self.scheme, getattr(self, "_ig_early", b""))
+               self.client, self.scheme, getattr(self, "_ig_early", b""), self.server)
 
     def _ig_fail(self, status: int, reason: str) -> None:
         self._ig_reject = _Reject(status, reason)

@@ -30,7 +30,10 @@ class _Served:
 
     def __init__(self, forward: ForwardApp) -> None:
         self.forward = forward
-        self.ws_tunnel = forward.tunnel  # as ProxyApp: upgrades become a byte tunnel
+        self.ws_tunnel = self._tunnel  # as ProxyApp: upgrades become a byte tunnel
+
+    def _tunnel(self, *args: Any) -> None:
+        self.forward.tunnel(*args[:7])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":

@@ -489,3 +489,17 @@ def test_upgrade_is_a_byte_tunnel_with_the_request_head_rewritten(
     assert b"upgrade: websocket" in lines and b"connection: upgrade" in lines
     assert b"sec-websocket-key: dghlihnhbxbszq==" in lines
     assert b"x-forwarded-for: 127.0.0.1" in lines and b"host: shop" in lines
+
+
+def test_upgrade_on_the_admin_listener_is_refused(
+    origin: str, make_split_proxy: Callable[..., tuple[str, str]],
+) -> None:
+    public, admin = make_split_proxy(origin)
+    upgrade = (b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    with socket.create_connection(_addr(admin), timeout=5) as s:
+        s.sendall(upgrade)
+        assert s.recv(65536).startswith(b"HTTP/1.1 403")
+    with socket.create_connection(_addr(public), timeout=5) as s:
+        s.sendall(upgrade)
+        assert s.recv(65536).startswith(b"HTTP/1.1 101")  # tunnelled to the origin
