@@ -4,8 +4,8 @@ on equal terms (same server stack, no classification, no header rewriting beyond
     python -m proxy.bench_clients httpx|aiohttp|own UPSTREAM PORT
 
 ``own`` is the proxy's own client (``proxy.upstream``) with nothing around it: the floor the
-full forwarding path (``passthrough``) is measured against. httpx and aiohttp come from the
-``bench`` extra.
+full forwarding path (``passthrough``) is measured against. aiohttp comes from the ``bench``
+extra.
 """
 
 from __future__ import annotations
