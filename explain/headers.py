@@ -7,8 +7,11 @@ largest positive contributions as shares of that margin, highest first. No I/O, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 # Confidence is printed with two decimals: 101 prebuilt values instead of formatting per request.
 _CONFIDENCE = tuple(f"{i / 100:.2f}".encode() for i in range(101))
@@ -48,7 +51,52 @@ def top_signals(
 def signals_value(
     contrib: npt.NDArray[np.float64], margin: float, names: tuple[str, ...], top_n: int
 ) -> bytes:
-    """``b"comparisons=0.46, price_sorts=0.21, product_views=0.09"``."""
+    """``b"comparisons=0.46, price_sorts=0.21, product_views=0.09"`` (the same choice and order
+    as ``top_signals``; the selection is compiled, see ``_top_positive``)."""
+    if not margin > 0.0:
+        return b""
+    idx = _IDX if top_n <= len(_IDX) else np.empty(top_n, dtype=np.int64)
+    n = _top_positive(contrib, top_n, idx)
+    if not n:
+        return b""
+    inv = 1.0 / margin
+    if n == 1:
+        i = int(idx[0])
+        return f"{names[i]}={float(contrib[i]) * inv:.2f}".encode()
     return ", ".join(
-        [f"{names[i]}={share:.2f}" for i, share in top_signals(contrib, margin, top_n)]
+        [f"{names[i]}={float(contrib[i]) * inv:.2f}" for i in idx[:n].tolist()]
     ).encode()
+
+
+_IDX = np.empty(16, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _top_positive(contrib: Any, top_n: int, idx: Any) -> int:  # pragma: no cover - compiled
+    """The indices of the ``top_n`` largest positive entries into ``idx``, highest first; among
+    equal values the lower index first (what a stable descending sort gives). Returns how
+    many."""
+    n = 0
+    d = contrib.shape[0]
+    while n < top_n:
+        best = -1
+        for j in range(d):
+            taken = False
+            for m in range(n):
+                if idx[m] == j:
+                    taken = True
+                    break
+            if taken:
+                continue
+            if best == -1 or contrib[j] > contrib[best]:
+                best = j
+        if best == -1 or not contrib[best] > 0.0:
+            break
+        idx[n] = best
+        n += 1
+    return n
+
+
+def warm() -> None:
+    """Compile (or load from Numba's cache) the selection kernel, before traffic."""
+    _top_positive(np.zeros(2), 1, _IDX)

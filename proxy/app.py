@@ -265,6 +265,19 @@ class ProxyApp:
     def __init__(self, runtime: Runtime, inner: ASGIApp) -> None:
         self.runtime = runtime
         self.inner = inner
+        # WebSocket upgrades go through as a byte tunnel (proxy.server calls ws_tunnel), except
+        # on the admin listener, which forwards nothing to the origin.
+        self._admin_port: int | None = getattr(inner, "port", None)
+        self.ws_tunnel = self._tunnel if runtime.forward is not None else None
+
+    def _tunnel(self, transport: Any, method: bytes, target: bytes, headers: Any, client: Any,
+                scheme: str, early: bytes, server: Any = None) -> None:
+        if self._admin_port is not None and server is not None and server[1] == self._admin_port:
+            transport.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n"
+                            b"connection: close\r\n\r\n")
+            transport.close()
+            return
+        self.runtime.forward.tunnel(transport, method, target, headers, client, scheme, early)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
@@ -312,11 +325,15 @@ def create_app(settings: Settings) -> ProxyApp:
         trusted_hops=frozenset(settings.trusted_hops),
         pool_size=settings.pool_size,
         metrics=runtime.engine.metrics,
+        strip_prefix=settings.header_prefix.lower().encode(),
     )
     runtime.forward = forward
     if settings.passthrough:
         # The bench's bare passthrough: same server stack and forwarding, no classification.
         return ProxyApp(runtime, forward)
+    # Classification happens in the forwarder's one walk over the headers; the middleware
+    # in front routes the admin surface and hands every other request straight on.
+    forward.attach(runtime.engine)
     inner: ASGIApp = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
     if listen is not None:
         inner = AdminPortApp(inner, runtime.admin, listen)

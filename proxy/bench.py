@@ -2,7 +2,8 @@
 passthrough measured in the same run.
 
 An nginx upstream serves a fixed ~15 KB page at every demo-storefront URL. Each target — nginx
-itself (``direct``), nginx as a reverse proxy (``nginx``), intentgate's server stack without
+itself (``direct``), nginx as a reverse proxy (``nginx``), the proxy's own upstream client on
+the same server stack with nothing around it (``own-client``), intentgate's server stack without
 classification (``passthrough``) and the full proxy (``intentgate``) — runs pinned to core 0
 beside the upstream; wrk (one thread) runs on core 1. Targets alternate over rounds; per target
 we print the median over rounds of req/s, p50, p99, and the CPU µs per request of the target's
@@ -375,6 +376,7 @@ def _stack(args: argparse.Namespace, work: Path,
             name, [nginx, "-c", str(_nginx_conf(work, port, upstream=up_port))], port, log=log),
         "passthrough": proxy(["--passthrough"]),
         "intentgate": proxy([]),
+        "own-client": client("own"),
         "httpx": client("httpx"),
         "aiohttp": client("aiohttp"),
         "intentgate-noaudit": proxy([], dict(env, INTENTGATE_AUDIT="false")),
@@ -454,8 +456,9 @@ def _main(argv: list[str] | None) -> int:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--targets", default="direct,nginx,passthrough,intentgate",
-                    help="comma-separated: direct, nginx, passthrough, intentgate, httpx, "
+    ap.add_argument("--targets", default="direct,nginx,own-client,passthrough,intentgate",
+                    help="comma-separated: direct, nginx, own-client (the proxy's own upstream "
+                         "client with nothing around it), passthrough, intentgate, httpx, "
                          "aiohttp, intentgate-noaudit, intentgate-redis, intentgate-experiment")
     ap.add_argument("--no-micro", action="store_true", help="skip in-process micro-benchmarks")
     ap.add_argument("--micro-only", action="store_true")

@@ -1,7 +1,11 @@
 """Minimal raw-ASGI passthroughs used only by ``intentgate bench`` to compare upstream clients
 on equal terms (same server stack, no classification, no header rewriting beyond hop-by-hop):
 
-    python -m proxy.bench_clients httpx|aiohttp UPSTREAM PORT
+    python -m proxy.bench_clients httpx|aiohttp|own UPSTREAM PORT
+
+``own`` is the proxy's own client (``proxy.upstream``) with nothing around it: the floor the
+full forwarding path (``passthrough``) is measured against. aiohttp comes from the ``bench``
+extra.
 """
 
 from __future__ import annotations
@@ -100,11 +104,72 @@ def create_aiohttp_passthrough(upstream: str) -> Any:
     return app
 
 
+def create_own_passthrough(upstream: str) -> Any:
+    """The proxy's own client, no rewriting but hop-by-hop: request bodies are streamed too
+    (chunked towards the origin when the client sent no length)."""
+    from urllib.parse import urlsplit
+
+    from proxy.upstream import UpstreamPool
+
+    url = urlsplit(upstream)
+    pool = UpstreamPool(url.hostname or "127.0.0.1", url.port or 80)
+
+    async def start() -> None:
+        import asyncio
+
+        pool.loop = asyncio.get_running_loop()
+
+    lifespan = _lifespan(start, pool.aclose)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        qs = scope["query_string"]
+        parts = [scope["method"].encode(), b" ", scope["raw_path"],
+                 b"?" + qs + b" HTTP/1.1\r\n" if qs else b" HTTP/1.1\r\n"]
+        length = None
+        for k, v in scope["headers"]:
+            if k not in HOP_BY_HOP:
+                parts += (k, b": ", v, b"\r\n")
+                if k == b"content-length":
+                    length = v
+        body = length not in (None, b"0") or any(k == b"transfer-encoding"
+                                                 for k, _ in scope["headers"])
+        if body and length is None:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        parts.append(b"\r\n")
+        conn = await pool.acquire()
+        conn.start(b"".join(parts), scope["method"] == "HEAD")
+        try:
+            while body:
+                message = await receive()
+                chunk = message.get("body", b"")
+                if chunk:
+                    conn.write(chunk if length is not None
+                               else b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                if not message.get("more_body"):
+                    if length is None:
+                        conn.write(b"0\r\n\r\n")
+                    break
+            await conn.read_head()
+            await send({"type": "http.response.start", "status": conn.status,
+                        "headers": conn.headers})
+            while (data := await conn.read_chunk()) is not None:
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            conn.finish()
+
+    return app
+
+
 def main(argv: list[str]) -> int:
     import uvicorn
 
     kind, upstream, port = argv
-    factory = {"httpx": create_httpx_passthrough, "aiohttp": create_aiohttp_passthrough}[kind]
+    factory = {"httpx": create_httpx_passthrough, "aiohttp": create_aiohttp_passthrough,
+               "own": create_own_passthrough}[kind]
     uvicorn.run(factory(upstream.rstrip("/")), host="127.0.0.1", port=int(port),
                 http="httptools", loop="uvloop", log_level="warning", access_log=False,
                 proxy_headers=False, server_header=False, date_header=False)

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
 from explain.headers import confidence_value, signals_value
+from explain.headers import warm as warm_signals_value
 from proxy.metrics import Metrics
 from signals.bots import BotGate
 from signals.events import EventKind, ShopperEvent
@@ -90,9 +91,13 @@ class Decision:
 
 class Fetch(NamedTuple):
     """``classify``'s answer when the state lives in a remote store and is not local yet: the
-    caller awaits ``Engine.fetch(key)`` (one round trip) and classifies again."""
+    caller awaits ``Engine.fetch(key)`` (one round trip) and classifies again — or, better,
+    calls ``Engine.decide``, which awaits the fetch and resumes where classification stopped
+    (route, bot gate and identity are not run twice)."""
 
     key: str
+    resume: tuple[Any, ...] | None = None  # what _classify had worked out, for _finish
+    spent_ns: int = 0  # classification time before the fetch (counts against the budget)
 
 
 class _RateLimitedLog:
@@ -180,6 +185,18 @@ class Engine:
         self.h_signals = (p + "Signals").lower().encode()
         self.h_model = (p + "Model").lower().encode()
         self.h_profile = (p + "Profile").lower().encode()
+        # Set-Cookie values prebuilt around the token (names encoded once, here; the call
+        # validates the names and settings once).
+        self._cookie_parts = {
+            name: tuple((name + b"=",
+                         set_cookie_value(name.decode(), "v", ttl, sec)[len(name) + 2:])
+                        for sec in (False, True))
+            for name, ttl in ((options.session_cookie, options.session_ttl),
+                              (options.device_cookie, options.device_ttl))
+        }
+        # Device -> profile pseudonym (a keyed hash per request otherwise); bounded, cleared
+        # when full.
+        self._pseudonyms: dict[str, str] = {}
 
     # -- model lifecycle -------------------------------------------------------------------
 
@@ -187,6 +204,8 @@ class Engine:
         """Build and warm everything for ``model``, then swap it in with one assignment."""
         active = ActiveModel(model)
         active.scorer.warm()
+        active.extractor.warm()
+        warm_signals_value()
         self.active = active
         logger.info("model %s active (%d classes)", model.version, len(model.slugs))
         return active
@@ -220,9 +239,39 @@ class Engine:
         except Exception as exc:  # the one fail-open point of the project
             self.fail_open("error", repr(exc))
             return None
-        if decision.__class__ is Fetch:
+        if isinstance(decision, Fetch):
+            return decision._replace(spent_ns=time.perf_counter_ns() - t0)
+        return self._checked(decision, time.perf_counter_ns() - t0)
+
+    async def decide(
+        self,
+        method: str,
+        path: str,
+        query_string: bytes,
+        cookie_values: list[bytes],
+        user_agent: bytes | None,
+        has_accept: bool,
+        has_accept_language: bool,
+        secure: bool,
+    ) -> Decision | None:
+        """The one entry point of the request path: classify, awaiting the one store round
+        trip inside when the shopper's state is not local; ``None``: forward unclassified."""
+        decision = self.classify(method, path, query_string, cookie_values, user_agent,
+                                 has_accept, has_accept_language, secure)
+        if not isinstance(decision, Fetch):
             return decision
-        elapsed = time.perf_counter_ns() - t0
+        fetch = decision
+        await self.fetch(fetch.key)
+        t0 = time.perf_counter_ns()
+        try:
+            resumed = self._finish(*fetch.resume)  # type: ignore[misc]
+        except Exception as exc:
+            self.fail_open("error", repr(exc))
+            return None
+        return self._checked(resumed, time.perf_counter_ns() - t0 + fetch.spent_ns)
+
+    def _checked(self, decision: Decision | None, elapsed: int) -> Decision | None:
+        """Budget check, latency metric and observers for a finished classification."""
         if elapsed > self.options.budget_ns:
             self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
             return None
@@ -272,25 +321,17 @@ class Engine:
         opts = self.options
         set_cookies: list[tuple[bytes, bytes]] = []
         session = ident.session
-        if session is None:
-            session = self.codec.new_token()
-            set_cookies.append(
-                (b"set-cookie", set_cookie_value(opts.session_cookie.decode(), session,
-                                                 opts.session_ttl, secure))
-            )
-        elif event is not None:
-            # Sliding idle expiry: refresh the cookie when the shopper does something.
-            set_cookies.append(
-                (b"set-cookie", set_cookie_value(opts.session_cookie.decode(), session,
-                                                 opts.session_ttl, secure))
-            )
+        if session is None or event is not None:
+            if session is None:
+                session = self.codec.new_token()
+            # New, or sliding idle expiry: refresh the cookie when the shopper does something.
+            head, tail = self._cookie_parts[opts.session_cookie][secure]
+            set_cookies.append((b"set-cookie", head + session.encode() + tail))
         device = ident.device
         if device is None:
             device = self.codec.new_token()
-            set_cookies.append(
-                (b"set-cookie", set_cookie_value(opts.device_cookie.decode(), device,
-                                                 opts.device_ttl, secure))
-            )
+            head, tail = self._cookie_parts[opts.device_cookie][secure]
+            set_cookies.append((b"set-cookie", head + device.encode() + tail))
         # A shopper the origin has named carries the profile id in a signed cookie: their state
         # is the profile's, shared by all their devices; otherwise the session's.
         pid = ident.profile[:22] if ident.profile is not None else None
@@ -299,8 +340,22 @@ class Engine:
         state = store.get(key, now)
         if state is None:
             if store.remote and not fetched and (pid is not None or ident.session is not None):
-                return Fetch(key)
+                return Fetch(key, (now, event, session, device, set_cookies, pid, key, secure))
             state = store.create(key, now)
+        return self._finish(now, event, session, device, set_cookies, pid, key, secure, state)
+
+    def _finish(
+        self, now: float, event: ShopperEvent | None, session: str, device: str,
+        set_cookies: list[tuple[bytes, bytes]], pid: str | None, key: str, secure: bool,
+        state: SessionState | None = None,
+    ) -> Decision | None:
+        """Classification from the state lookup on (after the store fetch, when one was
+        needed)."""
+        store = self.store
+        if state is None:
+            state = store.get(key, now)
+            if state is None:
+                state = store.create(key, now)
         if self.bots.too_fast(state.touch(now)):
             self.metrics.bots["rate"] += 1
             return None
@@ -312,7 +367,16 @@ class Engine:
                 logger.debug("event %s session=%s product=%s category=%s query=%s",
                              event.kind.slug, self.codec.pseudonym("s:" + session),
                              event.product, event.category, event.query)
-        profile = pid if pid is not None else self.codec.pseudonym("d:" + device)
+        if pid is not None:
+            profile = pid
+        else:
+            pseudonyms = self._pseudonyms
+            profile = pseudonyms.get(device)  # type: ignore[assignment]
+            if profile is None:
+                profile = self.codec.pseudonym("d:" + device)
+                if len(pseudonyms) >= 16384:
+                    pseudonyms.clear()
+                pseudonyms[device] = profile
         decision = Decision(session, device, state, event, [], set_cookies, key=key, pid=pid,
                             secure=secure)
         active = self.active

@@ -6,7 +6,7 @@
     │   └── UpstreamTimeout     connect, pool or read deadline passed (504)
     └── BodyTooLarge            request body over ``max_body_bytes`` (413)
 
-Foreign exceptions (aiohttp, OSError) are translated into these inside ``proxy/forward.py``,
+Foreign exceptions (OSError, parser errors) are translated into these in ``proxy/upstream.py``,
 where they enter, and chained with ``raise ... from exc``. Configuration errors are
 ``proxy.config.ConfigError``.
 """

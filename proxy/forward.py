@@ -1,43 +1,50 @@
-"""Forwarding one request to the origin and streaming the answer back (raw ASGI, aiohttp client).
+"""Forwarding one request to the origin and streaming the answer back (raw ASGI, our own client).
 
-The only module that talks to the origin. Bodies are streamed both ways and never read whole;
-the raw path and query go out byte for byte; hop-by-hop headers are dropped in both directions;
-the client keeps no cookie jar, never decompresses and never follows redirects. Upstream failures
-become 502 (refused, reset) or 504 (timeout) with a short body saying which. It must not look at
-``X-Intent-*`` headers: the middleware above it owns those.
+The only module that talks to the origin, through ``proxy.upstream`` (HTTP/1.1 towards the
+origin, keep-alive pool). Bodies are streamed both ways and never read whole, with back-pressure
+both ways; the raw path and query go out byte for byte; hop-by-hop headers and those named in
+``Connection`` are dropped in both directions; nothing keeps cookies, decompresses or follows
+redirects. Upstream failures become 502 (refused, reset, closed early, a header section over the
+limit) or 504 (connect, read or pool deadline) with a short body saying which; an origin that
+dies mid-body makes the client's connection close. A WebSocket upgrade becomes a byte tunnel
+(``tunnel``, driven by ``proxy.server``). It must not look at ``X-Intent-*`` headers beyond
+dropping a client's on a tunnel: the middleware above it owns those.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import ssl
 from dataclasses import dataclass
 from typing import Any
-
-import aiohttp
-from yarl import URL
+from urllib.parse import urlsplit
 
 from proxy.errors import BodyTooLarge, ProxyError, UpstreamTimeout, UpstreamUnavailable
 from proxy.types import Headers, Message, Receive, Scope, Send
+from proxy.upstream import (
+    HOP_BY_HOP,
+    IDEMPOTENT,
+    StaleConnection,
+    UpstreamConnection,
+    UpstreamPool,
+)
 
 logger = logging.getLogger(__name__)
 
-# RFC 9110 section 7.6.1, plus the pre-standard names still seen in the wild.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-        b"trailer", b"trailers", b"transfer-encoding", b"upgrade", b"proxy-connection",
-        b"http2-settings",
-    }
-)
+__all__ = ["HOP_BY_HOP", "ForwardApp", "Timeouts"]
+
 # The server already answered ``Expect: 100-continue`` to the client; forwarding it would make
-# the client library wait for a second 100 from the origin.
-_REQUEST_ONLY_DROP = frozenset({b"expect"})
+# the origin wait for a body the client sends anyway.
 _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
                          b"forwarded", b"x-real-ip"})
-_NO_BODY_STATUS = frozenset({204, 304})
-_PROTO = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+_SPECIAL = HOP_BY_HOP | _FORWARDING | {b"host", b"cookie", b"content-length", b"expect"}
+# Read for classification when the engine is attached (and forwarded as they are).
+_BROWSER = frozenset({b"user-agent", b"accept", b"accept-language"})
+_PROTO = {"http": b"http", "https": b"https", "ws": b"http", "wss": b"https"}
+_CHUNKED = b"transfer-encoding: chunked\r\n"
+_END = {"type": "http.response.body", "body": b""}
+_NO_COOKIES: list[bytes] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,36 +55,6 @@ class Timeouts:
     connect: float = 5.0
     read: float = 30.0
     pool: float = 5.0
-
-
-class _BodyReader:
-    """Streams the client's body to aiohttp, counting bytes against the limit. aiohttp wraps
-    an exception raised here in its own connection error, so the verdict is kept on the object."""
-
-    __slots__ = ("receive", "limit", "too_large", "done")
-
-    def __init__(self, receive: Receive, limit: int) -> None:
-        self.receive = receive
-        self.limit = limit
-        self.too_large = False
-        self.done = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        size = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise UpstreamUnavailable("client went away while sending its body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                self.too_large = True
-                raise BodyTooLarge()
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                self.done = True
-                return
 
 
 def _error(status: int, text: str) -> tuple[Message, Message]:
@@ -92,27 +69,22 @@ def _error(status: int, text: str) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body}
 
 
-def _translate(exc: BaseException) -> ProxyError:
-    """An aiohttp/OS failure as the proxy error the client is answered with."""
-    if isinstance(exc, ProxyError):
-        return exc
-    if isinstance(exc, TimeoutError):
-        return UpstreamTimeout()
-    return UpstreamUnavailable()
-
-
-async def _watch_disconnect(receive: Receive, resp: aiohttp.ClientResponse) -> None:
+async def _watch_disconnect(receive: Receive, conn: UpstreamConnection) -> None:
     """Stop pulling an open-ended body from the origin once the client has gone (uvicorn's
     ``send`` silently drops messages after a disconnect, so the relay loop cannot tell)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            resp.close()
+            conn.abort()
             return
 
 
+class _ClientGone(Exception):
+    """The client disconnected while sending its body."""
+
+
 class ForwardApp:
-    """Forward ``http`` and ``websocket`` scopes to one upstream; see the module docstring.
+    """Forward ``http`` scopes (and WebSocket upgrades, see ``tunnel``) to one upstream.
 
     ``trusted_hops`` are client IPs whose ``X-Forwarded-*``/``Forwarded`` headers are kept
     (and extended); from anyone else those headers are dropped and rebuilt from the connection.
@@ -128,112 +100,158 @@ class ForwardApp:
         trusted_hops: frozenset[str] = frozenset(),
         pool_size: int = 256,
         metrics: Any = None,
+        max_header_bytes: int = 64 * 1024,
+        strip_prefix: bytes = b"x-intent-",
     ) -> None:
-        url = URL(upstream)
-        if url.scheme not in ("http", "https") or not url.raw_host:
+        url = urlsplit(upstream)
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"upstream must be an http(s) URL with a host: {upstream!r}")
-        self.upstream = str(url.origin())
-        self.upstream_host = (url.raw_authority or "").encode()
-        self._base_path = url.raw_path.rstrip("/").encode()
+        tls = url.scheme == "https"
+        port = url.port or (443 if tls else 80)
+        self.upstream = f"{url.scheme}://{url.netloc}"
+        self.upstream_host = url.netloc.encode()
+        self._base_path = url.path.rstrip("/").encode()
         self.timeouts = timeouts
         self.max_body_bytes = max_body_bytes
         self.preserve_host = preserve_host
         self.trusted_hops = trusted_hops
         self.pool_size = pool_size
         self.metrics = metrics
-        self._session: aiohttp.ClientSession | None = None
-        self._ws_scheme = "wss" if url.scheme == "https" else "ws"
+        self.strip_prefix = strip_prefix
+        self.engine: Any = None  # attach(): classification in the same walk over the headers
+        self._special = _SPECIAL
+        self._prefix = b""
+        self._identify = b""
+        self._expose = False
+        self.pool = UpstreamPool(
+            url.hostname, port, ssl=ssl.create_default_context() if tls else None,
+            server_hostname=url.hostname, limit=pool_size, connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read, pool_timeout=timeouts.pool,
+            max_header_bytes=max_header_bytes,
+        )
+
+    def attach(self, engine: Any) -> None:
+        """Classify here, in the one walk over the request headers that builds the head for
+        the origin (and the one over the response headers), instead of in a middleware that
+        walks and copies them first: the standalone proxy's request path. Client
+        ``X-Intent-*`` headers are dropped, and the origin's identify and order-value headers
+        taken out of its answers, as the middleware does."""
+        opts = engine.options
+        self.engine = engine
+        self._special = _SPECIAL | _BROWSER
+        self._prefix = opts.header_prefix
+        self._identify = opts.identify_header
+        self._expose = opts.expose_headers
+        self.pool.identify_header = opts.identify_header
+        self.pool.order_value_header = opts.header_prefix + b"order-value"
 
     async def startup(self) -> None:
-        """Open the pooled keep-alive upstream client (idempotent)."""
-        if self._session is not None:
-            return
-        connector = aiohttp.TCPConnector(
-            limit=self.pool_size, ttl_dns_cache=300, enable_cleanup_closed=False,
-            # Below the 5 s idle timeout of uvicorn/gunicorn origins, so we rarely pick a
-            # connection the origin is about to close (the retry covers the rest).
-            keepalive_timeout=4.0,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),  # never share one shopper's cookies
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=self.timeouts.pool + self.timeouts.connect,  # pool wait + connect
-                sock_connect=self.timeouts.connect,
-                sock_read=self.timeouts.read,
-            ),
-            raise_for_status=False,
-        )
+        """Bind the connection pool to the running loop (idempotent)."""
+        if self.pool.loop is None:
+            self.pool.loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
-        """Close the upstream client and its pooled connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the pooled idle connections."""
+        await self.pool.aclose()
 
-    # -- request headers -------------------------------------------------------------------
+    # -- request head ----------------------------------------------------------------------
 
-    def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], int | None, bool]:
-        """One pass over the client's headers: what goes upstream, the declared length, and
-        whether the body is chunked."""
-        connection_named: set[bytes] = set()
-        cookies: list[bytes] = []
-        out: list[tuple[str, str]] = []
+    def _head(self, scope: Scope, seen: list[Any] | None = None
+              ) -> tuple[list[bytes], int | None, bool]:
+        """One walk over the client's headers: the request head towards the origin (as parts
+        for one ``b"".join``; the caller adds the framing header and the final CRLF), the
+        declared length, and whether the body is chunked. With ``seen`` (the engine attached),
+        also what classification reads: [cookies, user agent, has Accept, has
+        Accept-Language, X-Forwarded-Proto from a trusted hop]; our prefix is dropped."""
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        qs = scope.get("query_string", b"")
+        parts = [scope["method"].encode(), b" ", self._base_path + raw_path,
+                 b"?" + qs + b" HTTP/1.1\r\n" if qs else b" HTTP/1.1\r\n"]
+        connection_named: list[bytes] | None = None
+        cookies: list[bytes] | None = None
         content_length: int | None = None
         chunked = False
         host: bytes | None = None
         client = scope.get("client")
         client_ip = client[0] if client else ""
         trusted = client_ip in self.trusted_hops
-        xff: bytes | None = None
-        xfp: bytes | None = None
-        xfh: bytes | None = None
+        xff = xfp = xfh = None
+        special = self._special
+        prefix = self._prefix
         for name, value in scope["headers"]:
-            if name in HOP_BY_HOP:
-                if name == b"connection":
-                    connection_named.update(t.strip().lower() for t in value.split(b","))
-                elif name == b"transfer-encoding":
-                    chunked = True
-                continue
-            if name == b"host":
-                host = value
-                continue
-            if name == b"cookie":
-                cookies.append(value)  # RFC 9113 8.2.3 / RFC 6265 5.4: one header, "; "
-                continue
-            if name == b"content-length":
-                content_length = int(value) if value.isdigit() else None
-            elif name in _FORWARDING:
-                if not trusted:
-                    continue  # a client can never spoof its address or scheme
-                if name == b"x-forwarded-for":
-                    xff = value if xff is None else xff + b", " + value
+            if name in special:
+                if name in HOP_BY_HOP:
+                    if name == b"connection":
+                        tokens = [t.strip().lower() for t in value.split(b",")]
+                        if connection_named is None:
+                            connection_named = tokens
+                        else:
+                            connection_named.extend(tokens)
+                    elif name == b"transfer-encoding":
+                        chunked = True
                     continue
-                if name == b"x-forwarded-proto":
-                    xfp = value
+                if name == b"host":
+                    host = value
                     continue
-                if name == b"x-forwarded-host":
-                    xfh = value
+                if name == b"cookie":
+                    # RFC 6265 5.4: one Cookie header towards the origin, joined with "; ".
+                    if cookies is None:
+                        cookies = [value]
+                    else:
+                        cookies.append(value)
                     continue
-            elif name in _REQUEST_ONLY_DROP:
-                continue
-            out.append((name.decode("latin-1"), value.decode("latin-1")))
+                if name == b"content-length":
+                    content_length = int(value) if value.isdigit() else None
+                    continue  # written by the caller, with the body's framing
+                if name == b"expect":
+                    continue
+                if name in _BROWSER:
+                    if seen is not None:
+                        if name == b"user-agent":
+                            seen[1] = value
+                        elif name == b"accept":
+                            seen[2] = True
+                        else:
+                            seen[3] = True
+                else:  # X-Forwarded-*, Forwarded, X-Real-IP
+                    if not trusted:
+                        continue  # a client can never spoof its address or scheme
+                    if name == b"x-forwarded-for":
+                        xff = value if xff is None else xff + b", " + value
+                        continue
+                    if name == b"x-forwarded-proto":
+                        xfp = value
+                        continue
+                    if name == b"x-forwarded-host":
+                        xfh = value
+                        continue
+            elif prefix and (name.startswith(prefix) or name == self._identify):
+                continue  # a client can never choose its own class
+            parts += (name, b": ", value, b"\r\n")
         if connection_named:
-            out = [(n, v) for n, v in out if n.encode("latin-1") not in connection_named]
-        if cookies:
-            out.append(("cookie", b"; ".join(cookies).decode("latin-1")))
-        out.append(("x-forwarded-for", client_ip if xff is None
-                    else xff.decode("latin-1") + ", " + client_ip))
-        out.append(("x-forwarded-proto", xfp.decode("latin-1") if xfp is not None
-                    else _PROTO.get(scope.get("scheme", "http"), "http")))
+            drop = frozenset(connection_named) - HOP_BY_HOP
+            if drop:
+                keep = parts[:4]
+                for i in range(4, len(parts), 4):
+                    if parts[i] not in drop:
+                        keep += parts[i:i + 4]
+                parts = keep
+        if cookies is not None:
+            parts += (b"cookie: ", b"; ".join(cookies), b"\r\n")
+            if seen is not None:
+                seen[0] = cookies
+        if seen is not None:
+            seen[4] = xfp
+        ip = client_ip.encode()
+        parts += (b"x-forwarded-for: ", ip if xff is None else xff + b", " + ip,
+                  b"\r\nx-forwarded-proto: ",
+                  xfp if xfp is not None else _PROTO.get(scope.get("scheme", "http"), b"http"),
+                  b"\r\n")
         if xfh is not None or host is not None:
-            out.append(("x-forwarded-host", (xfh or host or b"").decode("latin-1")))
-        out.append(("host", (host if (self.preserve_host and host) else self.upstream_host)
-                    .decode("latin-1")))
-        return out, content_length, chunked
+            parts += (b"x-forwarded-host: ", xfh or host or b"", b"\r\n")
+        parts += (b"host: ", host if (self.preserve_host and host) else self.upstream_host,
+                  b"\r\n")
+        return parts, content_length, chunked
 
     # -- http ------------------------------------------------------------------------------
 
@@ -243,98 +261,190 @@ class ForwardApp:
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
 
-    def _target(self, scope: Scope) -> URL:
-        # raw_path is what the client sent, percent-encoding and all; encoded=True stops yarl
-        # from normalising it.
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        target = self._base_path + raw_path
-        qs = scope.get("query_string", b"")
-        if qs:
-            target += b"?" + qs
-        return URL(self.upstream + target.decode("latin-1"), encoded=True)
-
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._session is None:
-            await self.startup()
-        session = self._session
-        if session is None:  # pragma: no cover - startup always sets it
-            raise RuntimeError("ForwardApp.startup() did not open a session")
-        headers, content_length, chunked = self._request_headers(scope)
+        engine = self.engine
+        if engine is None:
+            parts, content_length, chunked = self._head(scope)
+            decision = None
+        else:
+            seen: list[Any] = [_NO_COOKIES, None, False, False, None]
+            parts, content_length, chunked = self._head(scope, seen)
+            xfp = seen[4]
+            # Secure cookies when the shopper came over HTTPS: directly, or per a trusted hop.
+            secure = scope.get("scheme") == "https" or (
+                xfp is not None and xfp.strip().lower() == b"https")
+            decision = await engine.decide(
+                scope["method"], scope["path"], scope.get("query_string", b""), seen[0],
+                seen[1], seen[2], seen[3], secure)
+            if decision is not None:
+                for name, value in decision.headers:
+                    parts += (name, b": ", value, b"\r\n")
+        if content_length is not None:
+            if content_length > self.max_body_bytes:
+                await self._send_error(send, BodyTooLarge(), decision)
+                return
+            if content_length:
+                parts += (b"content-length: ", str(content_length).encode(), b"\r\n")
+            else:
+                parts.append(b"content-length: 0\r\n")
+        if chunked:
+            parts.append(_CHUNKED)
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        has_body = chunked or bool(content_length)
         method = scope["method"]
-        if content_length is not None and content_length > self.max_body_bytes:
-            await self._send_error(send, BodyTooLarge())
-            return
-        reader: _BodyReader | None = None
-        if content_length or chunked:
-            reader = _BodyReader(receive, self.max_body_bytes)
+        pool = self.pool
+        if pool.loop is None:
+            await self.startup()
+        body_done = not has_body
+        for attempt in (0, 1):
+            try:
+                conn = await pool.acquire()
+            except ProxyError as exc:
+                await self._fail(send, exc, decision)
+                return
+            try:
+                conn.start(head, method == "HEAD")
+                if has_body:
+                    await self._send_body(conn, receive, chunked)
+                    body_done = True
+                await conn.read_head()
+            except StaleConnection as exc:
+                conn.finish()
+                # A keep-alive connection the origin had closed: sent again once, on a fresh
+                # connection, only when nothing is lost by it (no body; an idempotent method).
+                if attempt == 0 and not has_body and method in IDEMPOTENT:
+                    continue
+                await self._fail(send, exc, decision)
+                return
+            except BodyTooLarge as exc:
+                conn.abort()
+                conn.finish()
+                await self._send_error(send, exc, decision)
+                return
+            except _ClientGone:
+                conn.abort()
+                conn.finish()
+                return
+            except ProxyError as exc:
+                conn.finish()
+                await self._fail(send, exc, decision)
+                return
+            except BaseException:
+                conn.abort()
+                conn.finish()
+                raise
+            break
         try:
-            # aiohttp itself retries an idempotent request once on a fresh connection when a
-            # pooled one turns out closed (and never replays a body it has started sending).
-            resp = await session.request(
-                method, self._target(scope), headers=headers,
-                data=None if reader is None else reader.chunks(),
-                allow_redirects=False, compress=None, chunked=None,
-            )
-        except (ProxyError, TimeoutError, aiohttp.ClientError, OSError) as exc:
-            await self._fail(send, exc, reader)
-            return
-        try:
-            await self._relay(resp, method, send, receive if reader is None or reader.done
-                              else None)
+            await self._relay(conn, send, receive if body_done else None, decision)
         finally:
-            resp.release()
+            conn.finish()
 
-    async def _fail(self, send: Send, exc: BaseException, reader: _BodyReader | None) -> None:
-        error = BodyTooLarge() if reader is not None and reader.too_large else _translate(exc)
-        if isinstance(error, UpstreamTimeout):
-            self._count("timeout")
-        elif not isinstance(error, BodyTooLarge):
-            self._count("connect")
-            logger.warning("upstream request failed: %r", exc)
-        await self._send_error(send, error)
+    async def _send_body(self, conn: UpstreamConnection, receive: Receive, chunked: bool) -> None:
+        """Stream the client's body to the origin, waiting while the origin's side is full."""
+        size = 0
+        limit = self.max_body_bytes
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone()
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge()
+                if conn.closed or conn.head_done:
+                    # The origin answered (or hung up) early: stop sending, read its answer.
+                    if not more:
+                        return
+                    continue
+                if chunked:
+                    conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                else:
+                    conn.write(chunk)
+                if conn.write_paused:
+                    await conn.drain()
+            if not more:
+                if chunked and not conn.closed:
+                    conn.write(b"0\r\n\r\n")
+                return
 
-    async def _relay(self, resp: aiohttp.ClientResponse, method: str, send: Send,
-                     receive: Receive | None) -> None:
-        connection_named: set[bytes] = set()
-        headers: Headers = []
-        has_length = False
-        for name, value in resp.raw_headers:
-            low = name.lower()
-            if low in HOP_BY_HOP:
-                if low == b"connection":
-                    connection_named.update(t.strip().lower() for t in value.split(b","))
-                continue
-            if low == b"content-length":
-                has_length = True
-            headers.append((name, value))
-        if connection_named:
-            headers = [(n, v) for n, v in headers if n.lower() not in connection_named]
-        status = resp.status
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        if method == "HEAD" or status in _NO_BODY_STATUS or 100 <= status < 200:
-            await send({"type": "http.response.body", "body": b""})
+    async def _relay(self, conn: UpstreamConnection, send: Send,
+                     receive: Receive | None, decision: Any = None) -> None:
+        headers = conn.headers
+        if self.engine is not None:
+            self._response_side(decision, conn.status, conn.identify, headers,
+                                conn.order_value)
+        start = {"type": "http.response.start", "status": conn.status, "headers": headers}
+        if conn.no_body:
+            await send(start)
+            await send(_END)
             return
-        # An open-ended (chunked) body may never end on its own: watch for the client leaving.
-        # A task costs ~10 us, so bodies with a length (they end) go without one.
-        watcher = (asyncio.ensure_future(_watch_disconnect(receive, resp))
-                   if receive is not None and not has_length else None)
+        if conn.done or conn.chunks:
+            # Head and the first body bytes arrived together: hand them on back to back.
+            first = await conn.read_chunk()
+            await send(start)
+            if first is None:
+                await send(_END)
+                return
+            if conn.done and not conn.chunks:
+                await send({"type": "http.response.body", "body": first})
+                return
+            await send({"type": "http.response.body", "body": first, "more_body": True})
+        else:
+            await send(start)
+        # An open-ended body may never end on its own: watch for the client leaving. A task
+        # costs ~10 us, so bodies with a length (they end) go without one.
+        watcher = (asyncio.ensure_future(_watch_disconnect(receive, conn))
+                   if receive is not None and not conn.has_length else None)
         try:
-            async for chunk in resp.content.iter_any():
+            while True:
+                try:
+                    chunk = await conn.read_chunk()
+                except ProxyError as exc:
+                    # The response has started, so the only honest signal left is to cut the
+                    # connection: returning without the final body message makes the server
+                    # close it.
+                    if watcher is None or not watcher.done():
+                        self._count("mid_body")
+                        logger.warning("upstream died mid-body: %r", exc)
+                    return
+                if chunk is None:
+                    break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            # The response has started, so the only honest signal left is to cut the
-            # connection: returning without the final body message makes the server close it.
-            if watcher is None or not watcher.done():
-                self._count("mid_body")
-                logger.warning("upstream died mid-body: %r", exc)
-            return
         finally:
             if watcher is not None:
                 watcher.cancel()
-        await send({"type": "http.response.body", "body": b""})
+        await send(_END)
 
-    async def _send_error(self, send: Send, error: ProxyError) -> None:
+    def _response_side(self, decision: Any, status: int, identify: bytes | None,
+                       headers: Headers, order_value: bytes | None = None) -> None:
+        """What the middleware's response hook does, on the header list built in the one walk
+        over the origin's headers (the identify header was taken out there): the engine
+        hears the status and the identify value, our cookies (and exposed headers) join."""
+        engine = self.engine
+        try:
+            engine.on_response(decision, status, identify, order_value)
+        except Exception as exc:  # the response side fails open too
+            engine.fail_open("response", repr(exc))
+        if decision is not None:
+            headers.extend(decision.set_cookies)  # after on_response: identify adds one
+            if self._expose:
+                headers.extend(decision.headers)
+
+    async def _fail(self, send: Send, error: ProxyError, decision: Any = None) -> None:
+        if isinstance(error, UpstreamTimeout):
+            self._count("timeout")
+        else:
+            self._count("connect")
+            logger.warning("upstream request failed: %s", error.reason)
+        await self._send_error(send, error, decision)
+
+    async def _send_error(self, send: Send, error: ProxyError, decision: Any = None) -> None:
         start, body = _error(error.status, error.reason)
+        if self.engine is not None:
+            self._response_side(decision, error.status, None, start["headers"])
         await send(start)
         await send(body)
 
@@ -345,56 +455,85 @@ class ForwardApp:
     # -- websocket -------------------------------------------------------------------------
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._session is None:
-            await self.startup()
-        session = self._session
-        if session is None:  # pragma: no cover - startup always sets it
-            raise RuntimeError("ForwardApp.startup() did not open a session")
+        """A WebSocket reached the ASGI app: the server in front is not ``proxy.server``'s
+        (which tunnels upgrades before any ASGI scope exists). Refuse the handshake."""
         first = await receive()
-        if first["type"] != "websocket.connect":
-            return
-        headers, _, _ = self._request_headers(scope)
-        drop = {"host", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
-                "sec-websocket-protocol"}
-        fwd = [(n, v) for n, v in headers if n not in drop]
-        target = self._target(scope).with_scheme(self._ws_scheme)
-        try:
-            upstream = await session.ws_connect(
-                target, headers=fwd, protocols=tuple(scope.get("subprotocols", ())),
-                autoping=True, max_msg_size=4 * 1024 * 1024,
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError):
+        if first["type"] == "websocket.connect":
             self._count("websocket")
+            logger.warning("WebSocket upgrades are forwarded only under intentgate's server "
+                           "protocol (proxy.server); refused")
             await send({"type": "websocket.close", "code": 1011})
-            return
-        await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
 
-        async def client_to_upstream() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "websocket.disconnect":
-                    await upstream.close()
-                    return
-                if message.get("bytes") is not None:
-                    await upstream.send_bytes(message["bytes"])
-                elif message.get("text") is not None:
-                    await upstream.send_str(message["text"])
+    def tunnel(self, transport: asyncio.Transport, method: bytes, target: bytes,
+               headers: Headers, client: tuple[str, int] | None, scheme: str,
+               early: bytes) -> None:
+        """Take over a client connection that asked for an upgrade: send its request head to
+        the origin (our headers rewritten as for any request, ``Connection``/``Upgrade`` kept,
+        client ``X-Intent-*`` dropped) and, from then on, copy bytes both ways unchanged, with
+        back-pressure. An origin that cannot be reached is answered with a 502."""
+        scope = {"method": method.decode("latin-1"), "raw_path": target.partition(b"?")[0],
+                 "path": "", "query_string": target.partition(b"?")[2], "client": client,
+                 "scheme": scheme,
+                 "headers": [(n, v) for n, v in headers
+                             if not n.startswith(self.strip_prefix)]}
+        parts, _, _ = self._head(scope)
+        upgrade = next((v for n, v in headers if n == b"upgrade"), b"websocket")
+        parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n\r\n")
+        transport.pause_reading()
+        asyncio.get_running_loop().create_task(
+            self._open_tunnel(transport, b"".join(parts), early))
 
-        async def upstream_to_client() -> None:
-            async for msg in upstream:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    await send({"type": "websocket.send", "text": msg.data})
-                elif msg.type == aiohttp.WSMsgType.BINARY:
-                    await send({"type": "websocket.send", "bytes": msg.data})
-                else:
-                    break
-            await send({"type": "websocket.close", "code": upstream.close_code or 1000})
-
-        tasks = [asyncio.ensure_future(client_to_upstream()),
-                 asyncio.ensure_future(upstream_to_client())]
+    async def _open_tunnel(self, client: asyncio.Transport, head: bytes, early: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        pool = self.pool
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await upstream.close()
+            upstream, _ = await asyncio.wait_for(
+                loop.create_connection(lambda: _Splice(None), pool.host, pool.port,
+                                       ssl=pool.ssl,
+                                       server_hostname=pool.server_hostname if pool.ssl
+                                       else None),
+                self.timeouts.connect)
+        except (OSError, TimeoutError) as exc:
+            self._count("websocket")
+            logger.warning("websocket upstream unreachable: %r", exc)
+            body = UpstreamUnavailable.reason.encode() + b"\n"
+            client.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8"
+                         b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
+                         % (len(body), body))
+            client.close()
+            return
+        up_side: _Splice = upstream.get_protocol()  # type: ignore[assignment]
+        up_side.peer = client
+        client.set_protocol(_Splice(upstream))
+        upstream.write(head + early)
+        client.resume_reading()
+
+
+class _Splice(asyncio.Protocol):
+    """One side of a byte tunnel: what arrives is written to ``peer`` unchanged. While this
+    side's send buffer is full, the peer stops reading; when either side closes (or half-closes:
+    a WebSocket ends with its own close handshake), both are closed, buffered bytes flushed."""
+
+    def __init__(self, peer: asyncio.Transport | None) -> None:
+        self.peer = peer
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is not None:
+            self.peer.write(data)
+
+    def pause_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and not self.peer.is_closing():
+            self.peer.resume_reading()
+
+    def eof_received(self) -> bool | None:
+        if self.peer is not None:
+            self.peer.close()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and not self.peer.is_closing():
+            self.peer.close()

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from proxy.admin import AdminApp
-from proxy.engine import Decision, Engine, Fetch
+from proxy.engine import Decision, Engine
 from proxy.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ class IntentGateMiddleware:
         self._expose = opts.expose_headers
         self._trusted = opts.trusted_hops
         self._started = not self._owns_engine
+        # A wrapped app that classifies in its own walk over the headers (the standalone
+        # proxy's ForwardApp, attached to this engine) gets http requests untouched.
+        self._classified_inside = getattr(app, "engine", None) is engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -65,6 +68,9 @@ class IntentGateMiddleware:
                 return
             if not self._started:
                 await self._start()
+            if self._classified_inside:
+                await self.app(scope, receive, send)
+                return
             await self._http(scope, receive, send)
         elif kind == "lifespan" and self._owns_engine:
             await self._lifespan(scope, receive, send)
@@ -119,20 +125,12 @@ class IntentGateMiddleware:
                       and forwarded_proto.strip().lower() == b"https")
 
         engine = self.engine
-        decision = engine.classify(
+        # One entry point: awaits the one store round trip inside when the shopper's state
+        # lives in the shared store and is not here yet.
+        decision = await engine.decide(
             scope["method"], scope["path"], scope.get("query_string", b""), cookies,
             user_agent, has_accept, has_language, secure,
         )
-        if isinstance(decision, Fetch):
-            # The shopper's state lives in the shared store and is not here yet: one round
-            # trip (bounded by the store's deadline), then classify from what it brought.
-            await engine.fetch(decision.key)
-            decision = engine.classify(
-                scope["method"], scope["path"], scope.get("query_string", b""), cookies,
-                user_agent, has_accept, has_language, secure, True,
-            )
-            if isinstance(decision, Fetch):  # cannot happen with fetched=True; stay unclassified
-                decision = None
         if decision is not None:
             headers.extend(decision.headers)
         scope = dict(scope)

@@ -64,10 +64,13 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         self._ig_in_headers = False
         self._ig_header_bytes = 0
         self._ig_hosts = 0
-        self._ig_lengths: set[bytes] = set()
+        self._ig_lengths: set[bytes] | None = None
         self._ig_te = False
         self._ig_awaiting_head = True
         self._ig_head_bytes = 0
+        self._ig_max_header = self.limits.max_header_bytes
+        self._ig_max_target = self.limits.max_target_bytes
+        self._ig_begin = self.loop.time()
         # Request line + header section + slack for CRLFs the per-header count leaves out.
         self._ig_head_budget = self.limits.max_header_bytes + self.limits.max_target_bytes + 1024
         # An idle new connection gets the header deadline too (slowloris).
@@ -86,10 +89,17 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
             self._ig_timer = None
 
     def _ig_header_timeout(self) -> None:
+        # One timer per connection, checked lazily (a timer set and cancelled per request
+        # costs more than the request's whole header walk): it fires at most once per
+        # ``header_timeout`` and looks at where the connection is.
         self._ig_timer = None
-        busy = self.cycle is not None and not self.cycle.response_complete
-        if busy and not self._ig_in_headers:
-            return
+        if self._ig_in_headers:
+            left = self._ig_begin + self.limits.header_timeout - self.loop.time()
+            if left > 0:
+                self._ig_timer = self.loop.call_later(left, self._ig_header_timeout)
+                return
+        elif self.cycle is not None:
+            return  # between requests (uvicorn's keep-alive timer) or serving one
         self._ig_send_error(408, "request headers not received in time")
 
     def _ig_send_error(self, status: int, reason: str) -> None:
@@ -115,7 +125,9 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
                 self._ig_head_bytes += len(data)
                 if self._ig_head_bytes > self._ig_head_budget:
                     self._ig_fail(431, "request header section too large")
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self._ig_early = data[offset:]
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
@@ -134,6 +146,19 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
                 logger.info("rejected malformed request: %s", exc)
                 self._ig_send_error(400, "invalid HTTP request")
 
+    def handle_websocket_upgrade(self) -> None:
+        # The standalone proxy tunnels an upgrade as bytes (proxy.forward.ForwardApp.tunnel);
+        # any other app gets uvicorn's WebSocket protocol and ASGI websocket scopes.
+        tunnel = getattr(self.app, "ws_tunnel", None)
+        if tunnel is None:
+            super().handle_websocket_upgrade()
+            return
+        self._ig_cancel_timer()
+        self._unset_keepalive_if_required()
+        self.connections.discard(self)
+        tunnel(self.transport, self.scope["method"].encode(), self.url, self.headers,
+               self.client, self.scheme, getattr(self, "_ig_early", b""), self.server)
+
     def _ig_fail(self, status: int, reason: str) -> None:
         self._ig_reject = _Reject(status, reason)
         raise self._ig_reject
@@ -143,21 +168,23 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         self._ig_in_headers = True
         self._ig_header_bytes = 0
         self._ig_hosts = 0
-        self._ig_lengths = set()
+        self._ig_lengths = None
         self._ig_te = False
+        self._ig_begin = self.loop.time()
         if self._ig_timer is None:
             self._ig_timer = self.loop.call_later(
                 self.limits.header_timeout, self._ig_header_timeout
             )
 
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > self.limits.max_target_bytes:
+        self.url += url  # uvicorn's on_url, inlined
+        if len(self.url) > self._ig_max_target:
             self._ig_fail(414, "request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._ig_header_bytes += len(name) + len(value) + 4
-        if self._ig_header_bytes > self.limits.max_header_bytes:
+        size = self._ig_header_bytes + len(name) + len(value) + 4
+        self._ig_header_bytes = size
+        if size > self._ig_max_header:
             self._ig_fail(431, "request header section too large")
         if b"\r" in value or b"\n" in value or b"\x00" in value:
             self._ig_fail(400, "control character in a header value")
@@ -165,24 +192,26 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         if low == b"host":
             self._ig_hosts += 1
         elif low == b"content-length":
+            if self._ig_lengths is None:
+                self._ig_lengths = set()
             self._ig_lengths.add(value.strip())
         elif low == b"transfer-encoding":
             self._ig_te = True
             if value.strip().lower() != b"chunked":
                 # "gzip, chunked" would reach the origin decoded but unlabelled (RFC 9112 6.1).
                 self._ig_fail(501, "unsupported transfer coding")
-        super().on_header(name, value)
-
+        elif low == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((low, value))  # uvicorn's on_header, inlined
     def on_headers_complete(self) -> None:
         self._ig_in_headers = False
         self._ig_awaiting_head = False
         self._ig_head_bytes = 0
-        self._ig_cancel_timer()
         if self._ig_hosts != 1 and self.parser.get_http_version() == "1.1":
             self._ig_fail(400, "exactly one Host header is required")
         if self._ig_te and self._ig_lengths:
             self._ig_fail(400, "both Content-Length and Transfer-Encoding")
-        if len(self._ig_lengths) > 1:
+        if self._ig_lengths is not None and len(self._ig_lengths) > 1:
             self._ig_fail(400, "conflicting Content-Length headers")
         super().on_headers_complete()
 

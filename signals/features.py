@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from signals.events import EventKind
 from signals.state import (
+    DECAYED_AT,
     DISTINCT_C,
     DISTINCT_P,
     DWELL_N,
@@ -65,6 +67,9 @@ _T_CODES = {"identity": _T_IDENTITY, "log1p": _T_LOG1P, "sqrt": _T_SQRT}
 # Non-counter features: code -> how to read them.
 _K_DWELL, _K_DP, _K_DC, _K_MIN, _K_REV = 100, 101, 102, 103, 104
 _OTHER_CODES = dict(zip(OTHER_FEATURES, (_K_DWELL, _K_DP, _K_DC, _K_MIN, _K_REV), strict=True))
+# State slots the compiled extraction reads (signals/_extract.py).
+_SLOTS = np.array([DECAYED_AT, STARTED, DWELL_SUM, DWELL_N, DISTINCT_P, DISTINCT_C, REVISITS,
+                   PV_TOTAL], dtype=np.int64)
 
 
 def raw_value(state: SessionState, name: str, now: float) -> float:
@@ -103,7 +108,7 @@ def apply_transform(transform: str, value: float) -> float:
 class FeatureExtractor:
     """Built once per model from its feature names and transforms (validated here)."""
 
-    __slots__ = ("names", "transforms", "_plan")
+    __slots__ = ("names", "transforms", "_plan", "_sources", "_codes", "_kernel")
 
     def __init__(self, names: Sequence[str], transforms: Sequence[str]) -> None:
         names = tuple(names)
@@ -126,9 +131,31 @@ class FeatureExtractor:
         self.names = names
         self.transforms = transforms
         self._plan = tuple(plan)
+        self._sources = np.array([p[0] for p in plan], dtype=np.int64)
+        self._codes = np.array([p[1] for p in plan], dtype=np.int64)
+        self._kernel: Any = None
+
+    def warm(self) -> None:
+        """Compile (or load from Numba's cache) the extraction kernel, before traffic."""
+        if self._kernel is None:
+            from signals._extract import extract_into
+
+            self._kernel = extract_into
+            state = SessionState()
+            extract_into(state.v, self._sources, self._codes, 1.0, 600.0, _SLOTS,
+                         np.zeros(len(self.names), dtype=np.float64))
 
     def extract(self, state: SessionState, now: float, out: npt.NDArray[np.float64]) -> None:
         """Fill ``out`` (shape ``(d,)``, float64) with the transformed features at ``now``."""
+        kernel = self._kernel
+        if kernel is None:
+            self.warm()
+            kernel = self._kernel
+        kernel(state.v, self._sources, self._codes, now, state.config.half_life, _SLOTS, out)
+
+    def extract_py(self, state: SessionState, now: float,
+                   out: npt.NDArray[np.float64]) -> None:
+        """The same as ``extract`` in plain Python (the reference the kernel is tested against)."""
         v = state.v
         f = state.decay_factor(now)
         log1p = math.log1p

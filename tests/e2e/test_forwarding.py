@@ -30,6 +30,10 @@ class _Served:
 
     def __init__(self, forward: ForwardApp) -> None:
         self.forward = forward
+        self.ws_tunnel = self._tunnel  # as ProxyApp: upgrades become a byte tunnel
+
+    def _tunnel(self, *args: Any) -> None:
+        self.forward.tunnel(*args[:7])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":
@@ -490,4 +494,4 @@ def test_forward_websocket_refused_upstream_closes_handshake(
                 await s.ws_connect(f"{proxy}/ws")
             return info.value.status
 
-    assert asyncio.run(go()) == 403
+    assert asyncio.run(go()) == 502  # the tunnel answers for an origin it cannot reach

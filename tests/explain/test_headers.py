@@ -25,3 +25,16 @@ def test_signals_value_formats_the_header() -> None:
     contrib = np.array([0.92, 0.0, 0.3, -0.22])
     names = ("comparisons", "searches", "product_views", "cart_adds")
     assert signals_value(contrib, 1.0, names, 3) == b"comparisons=0.92, product_views=0.30"
+
+
+def test_signals_value_chooses_as_the_reference_ordering_does() -> None:
+    # The compiled selection against top_signals (a stable descending sort), ties included.
+    rng = np.random.default_rng(3)
+    names = tuple(f"f{i}" for i in range(16))
+    for _ in range(500):
+        contrib = np.round(rng.normal(size=16), int(rng.integers(0, 3)))
+        margin = float(abs(rng.normal()) + 0.01)
+        top_n = int(rng.integers(1, 6))
+        expected = ", ".join(f"{names[i]}={s:.2f}" for i, s in
+                             top_signals(contrib, margin, top_n)).encode()
+        assert signals_value(contrib, margin, names, top_n) == expected
