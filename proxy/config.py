@@ -310,7 +310,10 @@ def _one_line(exc: ValidationError, values: dict[str, Any]) -> str:
     if field in _SECRET_FIELDS or not field:  # never echo a secret into a log
         return f"invalid {loc}: {err['msg']}"
     shown = values.get(field, err.get("input"))
-    return f"invalid {loc}={shown!r}: {err['msg']}"
+    msg = err["msg"]
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        msg = str(err["ctx"]["error"])  # our own words, without pydantic's "Value error, "
+    return f"invalid {loc}={shown!r}: {msg}"
 
 
 def load_settings(
