@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 UNDETERMINED = "undetermined"
+# Why a request went unclassified: the value of X-Intent-Skipped (response only, exposed
+# headers only). Built once; the bot gate's verdicts map to words here.
+SKIP_STATIC = b"static"
+SKIP_BOT = {
+    "declared-crawler": b"bot: declared crawler", "automation": b"bot: automation user agent",
+    "missing-browser-headers": b"bot: no browser headers", "rate": b"bot: too many requests",
+}
 
 
 class ActiveModel:
@@ -167,6 +174,8 @@ class Engine:
         # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
         self.experiments: Any = None
         self._log = _RateLimitedLog()
+        # Why the last ``classify`` returned None; read by the caller before any await.
+        self.skipped: bytes = b""
         # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
         self._debug = logger.isEnabledFor(logging.DEBUG)
         p = options.header_prefix.decode()
@@ -176,6 +185,7 @@ class Engine:
         self.h_signals = (p + "Signals").lower().encode()
         self.h_model = (p + "Model").lower().encode()
         self.h_profile = (p + "Profile").lower().encode()
+        self.h_skipped = (p + "Skipped").lower().encode()
 
     # -- model lifecycle -------------------------------------------------------------------
 
@@ -190,6 +200,7 @@ class Engine:
     # -- the request path -----------------------------------------------------------------
 
     def fail_open(self, reason: str, detail: object) -> None:
+        self.skipped = b"fail-open: " + reason.encode()
         self.metrics.fail_open[reason] += 1
         self._log.warn(reason, "classification skipped (%s): %s", reason, detail)
 
@@ -249,10 +260,12 @@ class Engine:
         now = self.clock()
         event = self.routes.match(method, path, query_string, now)
         if event is None and self.routes.is_ignored(path):
+            self.skipped = SKIP_STATIC
             return None  # static assets, health checks: no event, no headers, no cookies
         bot = self.bots.verdict(user_agent, has_accept, has_accept_language)
         if bot is not None:
             self.metrics.bots[bot] += 1
+            self.skipped = SKIP_BOT.get(bot, b"bot")
             return None
         ident = self.reader.read(cookie_values)
         opts = self.options
@@ -289,6 +302,7 @@ class Engine:
             state = store.create(key, now)
         if self.bots.too_fast(state.touch(now)):
             self.metrics.bots["rate"] += 1
+            self.skipped = SKIP_BOT["rate"]
             return None
         if event is not None:
             state.apply(event)

@@ -98,8 +98,22 @@ async function signIn() {
     showView(location.hash.slice(1) || "overview");
     refreshTimer = setInterval(() => { if (currentView() === "overview") loadOverview(); }, 10000);
   } catch (e) {
-    signOut(e instanceof AuthError ? "That token was not accepted." : e.message);
+    // The API's own reason: "admin API disabled: set INTENTGATE_ADMIN_TOKEN" is not a bad token.
+    signOut(e instanceof AuthError && /wrong/.test(e.message) ? "That token was not accepted." : e.message);
   }
+}
+
+// Before anyone types a token: say so when this proxy runs without an admin API (health needs
+// no token, so this costs no failed request).
+async function checkAdminApi() {
+  try {
+    const res = await fetch("/_intentgate/health", { cache: "no-store" });
+    const health = await res.json();
+    if (health.admin_api === false) {
+      $("login-error").textContent = "The admin API is off on this proxy: start it with an admin " +
+        "token (INTENTGATE_ADMIN_TOKEN=… or serve --admin-token …), then sign in with that token.";
+    }
+  } catch (e) { /* the sign-in attempt reports what is wrong */ }
 }
 
 function setModelLine(models) {
@@ -332,7 +346,7 @@ async function loadModels() {
         el("td", { class: "num" }, v.classes ? v.classes.length : "—"), el("td", {}, status), actions));
     }
     $("rollback").disabled = (m.history || []).length < 2;
-    await loadShadow();
+    await loadShadow(m.shadow);
   });
 }
 
@@ -343,9 +357,13 @@ async function act(path, method) {
   });
 }
 
-async function loadShadow() {
+async function loadShadow(shadow) {
   const box = clear($("shadow"));
   let r;
+  if (!shadow) {
+    box.append(el("p", { class: "hint" }, "No shadow model. Press “Shadow” beside a version to compare it with the live model on real traffic."));
+    return;
+  }
   try {
     r = await api("models/shadow");
   } catch (e) {
@@ -404,5 +422,5 @@ document.addEventListener("DOMContentLoaded", () => {
   $("decisions-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadDecisions(false); });
   $("decisions-more").addEventListener("click", () => loadDecisions(true));
   $("rollback").addEventListener("click", () => act("models/rollback"));
-  if (sessionStorage.getItem(TOKEN_KEY)) signIn(); else signOut("");
+  if (sessionStorage.getItem(TOKEN_KEY)) signIn(); else { signOut(""); checkAdminApi(); }
 });
