@@ -32,7 +32,6 @@ from explain.explanation import (
     Change,
     SessionJournal,
     confidence_from,
-    explain,
     in_words,
     top_shares,
 )
@@ -40,6 +39,7 @@ from explain.live import LiveMix
 from explain.shadow import Shadow
 from proxy.admin import HTTPError, read_body
 from proxy.admin_audit import note_action
+from proxy.lookup import HISTORY_GONE, profile_state, shopper_view
 from proxy.models import read_model_file
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
@@ -160,6 +160,24 @@ class Governance:
                 contributions=active.scorer.contrib.tolist() if scored else [0.0] * d,
                 raw=raw, x=active.x.tolist() if scored else [0.0] * d,
             ))
+
+    def identified(self, decision: Decision, profile: str) -> None:
+        """The shop named the shopper: the session's journal belongs to ``profile`` from now
+        on, so a lookup shows the profile's class at once; never raises."""
+        try:
+            j = self.journal.get(decision.session)
+            if j is not None:
+                self.journal.entry(decision.session, j.pseudonym, profile)
+        except Exception:
+            self.errors += 1
+
+    def reverted(self, decision: Decision) -> None:
+        """The decision's page answered 4xx/5xx and its event was undone; never raises."""
+        try:
+            if decision.event is not None:
+                self.journal.mark_undone(decision.session, decision.event.ts)
+        except Exception:
+            self.errors += 1
 
     # -- shadow ----------------------------------------------------------------------------
 
@@ -369,27 +387,32 @@ class AdminAPI:
         if session is None:
             session = engine.codec.verify(ident)
             if session is None:
+                if _PSEUDONYM.match(ident):  # a decision's token whose journal is gone
+                    raise HTTPError(404, HISTORY_GONE)
                 raise HTTPError(400, "not a valid signed session id or a known pseudonym")
-        now = engine.clock()
-        state = engine.store.get(session, now)
         entry = journal.get(session)
-        if state is None and entry is None:
-            raise HTTPError(404, "no live session with that id (expired or never seen)")
-        out: dict[str, Any] = {
-            "session": entry.pseudonym if entry else self.governance.pseudonym("s:" + session),
-            "profile": entry.profile if entry else None,
-            "events": state.events_seen if state else 0,
-            "started_at": (state.started_at or None) if state else None,
-            "timeline": [], "changes": [], "decisions": 0,
-        }
-        if entry is not None:
-            journal_view = entry.to_dict()
-            for key in ("timeline", "changes", "decisions"):
-                out[key] = journal_view[key]
-        active = engine.active
-        if state is not None and active is not None:
-            out.update(explain(active.model, state, now,
-                               min_events=engine.options.min_events))
+        try:
+            out = await shopper_view(engine, self.governance, session=session,
+                                     profile=entry.profile if entry else None,
+                                     now=engine.clock())
+        except LookupError as exc:
+            raise HTTPError(404, str(exc)) from None
+        return 200, out, ()
+
+    async def customer(self, scope: Scope, receive: Receive) -> Result:
+        """``GET api/customers/<id>``: a shopper by the shop's own customer id, as the shop
+        sends it in the identify header (hashed the same way; never stored raw)."""
+        user = _tail(scope, "api/customers/")
+        if not user or len(user) > MAX_USER_CHARS or not user.isprintable():
+            raise HTTPError(400, f"customer id must be 1..{MAX_USER_CHARS} printable characters")
+        engine = self.runtime.engine
+        profile = engine.codec.pseudonym("u:" + user.strip())
+        if await profile_state(engine, profile, engine.clock()) is None:
+            raise HTTPError(404, "no profile for that customer id: the shop has not signed "
+                                 "them in through this proxy (X-Intent-Identify), or the "
+                                 "profile expired or was erased")
+        out = await shopper_view(engine, self.governance, session=None, profile=profile,
+                                 now=engine.clock())
         return 200, out, ()
 
     # -- erasure ---------------------------------------------------------------------------
@@ -591,6 +614,7 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     admin.add("GET", "api/drift", api.drift)
     admin.add("GET", "api/decisions", api.decisions)
     admin.add("GET", "api/sessions/*", api.session)
+    admin.add("GET", "api/customers/*", api.customer)
     admin.add("DELETE", "api/profiles/*", api.erase_profile, action="profile.erase")
     admin.add("GET", "api/profiles/*", api.profile_merges)
     admin.add("POST", "api/profiles/*", api.undo_merge, action="profile.undo_merge")

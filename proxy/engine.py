@@ -367,6 +367,8 @@ class Engine:
             decision.state.revert(decision.event)
             self.store.changed(decision.key)
             self.metrics.reverted_events += 1
+            if self.observer is not None:  # the merchandiser's timeline marks it undone
+                self.observer.reverted(decision)
         elif decision.event is not None and self.recorder is not None:
             self.recorder.record(decision.session, decision.event)
         if identify is not None:
@@ -403,6 +405,8 @@ class Engine:
                         else self.store.get(session, now))
         merge_id = self.codec.pseudonym("m:" + session + ":" + pid)
         self.store.merge(PROFILE_PREFIX + pid, merge_id, contribution, decision.device, now)
+        if self.observer is not None:  # the session's journal now belongs to the profile
+            self.observer.identified(decision, pid)
         decision.set_cookies.append(
             (b"set-cookie", set_cookie_value(name, self.codec.token_for(pid), opts.profile_ttl,
                                              decision.secure)))
