@@ -10,6 +10,7 @@ admin requests only.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from explain.explanation import explain
@@ -99,5 +100,9 @@ async def shopper_view(
     }
     active = engine.active
     if state is not None and active is not None:
-        out.update(explain(active.model, state, now, min_events=engine.options.min_events))
+        model = active.model
+        out.update(explain(model, state, now, min_events=engine.options.min_events))
+        # Every segment's usual range, so the page can say "inside" or "outside" in words.
+        out["radii"] = {slug: round(math.sqrt(float(r2)), 4)
+                        for slug, r2 in zip(model.slugs, model.radius2.tolist(), strict=True)}
     return out

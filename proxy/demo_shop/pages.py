@@ -98,7 +98,7 @@ class ShopPages:
             '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)} · {SHOP_NAME}</title>"
-            '<link rel="stylesheet" href="/assets/shop.css">'
+            '<link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/shop.css">'
             f'{BEACON}<script src="/assets/shop.js" defer></script></head><body>'
             f'<header class="top"><a class="logo" href="/">{SHOP_NAME}</a>'
             f'<nav aria-label="Collections">{self._nav}</nav>'
