@@ -388,7 +388,7 @@ class AdminAPI:
             session = engine.codec.verify(ident)
             if session is None:
                 if _PSEUDONYM.match(ident):  # a decision's token whose journal is gone
-                    raise HTTPError(404, HISTORY_GONE)
+                    return await self._gone_session(scope)
                 raise HTTPError(400, "not a valid signed session id or a known pseudonym")
         entry = journal.get(session)
         try:
@@ -397,6 +397,24 @@ class AdminAPI:
                                      now=engine.clock())
         except LookupError as exc:
             raise HTTPError(404, str(exc)) from None
+        return 200, out, ()
+
+    async def _gone_session(self, scope: Scope) -> Result:
+        """A decision's session whose timeline is gone (a restart, or evicted). When the audit
+        record named a signed-in shopper's profile (``?profile=``) that still exists, show the
+        profile: its class now, and whatever timeline remains; otherwise say history is gone."""
+        raw = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        profile = raw.get("profile", "")
+        engine = self.runtime.engine
+        if not _PSEUDONYM.match(profile) or await profile_state(
+                engine, profile, engine.clock()) is None:
+            raise HTTPError(404, HISTORY_GONE)
+        out = await shopper_view(engine, self.governance, session=None, profile=profile,
+                                 now=engine.clock())
+        if HISTORY_GONE not in out["notes"]:
+            out["notes"].append("the timeline of that session is gone (the proxy restarted or "
+                                "served many other shoppers since); this is the profile it "
+                                "belonged to")
         return 200, out, ()
 
     async def customer(self, scope: Scope, receive: Receive) -> Result:

@@ -291,7 +291,7 @@ async function loadDecisions(more) {
       const top = [...d.signals].sort((a, b) => b.contribution - a.contribution)[0];
       table.append(el("tr", {},
         el("td", {}, dateTime(d.ts)),
-        el("td", {}, el("button", { type: "button", class: "link", onclick: () => lookup(d.session, "session") }, d.session.slice(0, 10) + "…")),
+        el("td", {}, el("button", { type: "button", class: "link", onclick: () => lookup(d.session, "session", d.profile) }, d.session.slice(0, 10) + "…")),
         el("td", {}, nameOf(d.class)),
         el("td", { class: "num" }, pct(100 * d.confidence)),
         el("td", {}, d.changed ? `from ${nameOf(d.previous)}` : "no change"),
@@ -303,7 +303,7 @@ async function loadDecisions(more) {
   }, "decisions-error");
 }
 
-async function lookup(id, kind) {
+async function lookup(id, kind, profile) {
   kind = kind || $("lookup-kind").value;
   $("session-id").value = id;
   $("lookup-kind").value = kind;
@@ -311,7 +311,9 @@ async function lookup(id, kind) {
   const out = clear($("session-result"));
   await guarded(async () => {
     const path = kind === "customer" ? "customers" : "sessions";
-    const s = await api(`${path}/${encodeURIComponent(id.trim())}`);
+    // A decision also names its profile: after a restart the profile may still be there.
+    const query = profile ? `?profile=${encodeURIComponent(profile)}` : "";
+    const s = await api(`${path}/${encodeURIComponent(id.trim())}${query}`);
     out.append(renderSession(s));
     $("lookup-form").scrollIntoView({ block: "start" });
   }, "lookup-error");
