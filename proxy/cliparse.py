@@ -25,7 +25,17 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class RawDescriptionFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """``HelpFormatter`` that keeps the description's own line breaks."""
+    """``HelpFormatter`` that keeps the description's own line breaks and lists subcommands
+    one per line, without argparse's ``{a,b,c}`` header line."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30)
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if isinstance(action, argparse._SubParsersAction):
+            return "".join(super(RawDescriptionFormatter, self)._format_action(sub)
+                           for sub in action._get_subactions())
+        return super()._format_action(action)
 
 
 class Parser(argparse.ArgumentParser):

@@ -462,13 +462,13 @@ async function loadDrift() {
     if (!d.enough_traffic) {
       // No figures here: with this little traffic they would mean nothing.
       box.append(el("p", {}, el("span", { class: "badge", id: "drift-status" }, "not enough traffic yet"),
-        ` ${d.classified_decisions} classified decisions and ${d.vectors} scored sessions in the last ${minutes} minutes; ` +
+        ` ${d.classified_decisions} classified decisions and ${d.vectors} scored requests in the last ${minutes} minutes; ` +
         `drift is measured from ${d.min_samples} of each.`));
       return;
     }
     const status = d.drift ? el("span", { class: "badge flag", id: "drift-status" }, "drift")
       : el("span", { class: "badge ok", id: "drift-status" }, "no drift");
-    box.append(el("p", {}, status, ` Over the last ${minutes} minutes (${d.classified_decisions} classified decisions, ${d.vectors} scored sessions).`));
+    box.append(el("p", {}, status, ` Over the last ${minutes} minutes (${d.classified_decisions} classified decisions, ${d.vectors} scored requests).`));
     box.append(el("p", {}, el("span", { class: "big" }, d.psi === null ? "—" : d.psi.toFixed(2)),
       ` population stability index of the class mix: 0 means live traffic splits into classes as training did; above ${d.psi_threshold} the mix has shifted.`));
     const mix = el("table", { class: "table" }, el("tr", {}, el("th", {}, "Segment"), el("th", { class: "num" }, "Live"), el("th", { class: "num" }, "Training")));

@@ -151,9 +151,12 @@ def test_every_option_has_help_text_and_shows_its_default(
 def test_top_level_help_lists_every_command_in_plain_text() -> None:
     proc = _run("--help")
     assert proc.returncode == 0
-    for command in ("serve", "demo-shop", "bench", "fit", "import", "evaluate", "fit-bundled"):
-        assert f"\n    {command}" in proc.stdout, command
-    assert "``" not in proc.stdout
+    listed = {line.split()[0] for line in proc.stdout.split("commands:")[1].splitlines()
+              if line.strip()}
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert listed == set(sub.choices) >= {"serve", "demo-shop", "bench", "fit", "import",
+                                          "evaluate", "fit-bundled"}
+    assert "``" not in proc.stdout and "{" not in proc.stdout
 
 
 def test_port_problem_is_none_for_a_free_port_and_names_a_taken_one(busy_port: int) -> None:
