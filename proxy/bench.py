@@ -388,8 +388,9 @@ def _stack(args: argparse.Namespace, work: Path,
     names = args.targets.split(",")
     for name in names:
         if name != "direct" and name not in factories:
-            raise SystemExit(f"intentgate bench: unknown target {name!r}; known: direct, "
-                             + ", ".join(factories))
+            print(f"intentgate bench: error: unknown target {name!r}; known: direct, "
+                  + ", ".join(factories), file=sys.stderr)
+            raise SystemExit(2)
     started: list[Target] = []
     try:
         upstream.start()

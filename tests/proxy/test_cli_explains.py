@@ -75,6 +75,7 @@ def test_every_command_with_bad_input_says_one_line_and_exits_2(
         (("import", "--format", "amazon", "x.csv"), "argument --format: invalid choice"),
         (("import", "--format", "otto", str(tmp / "missing.csv")), "no such file"),
         (("bench", "--rounds", "five"), "argument --rounds: invalid int value"),
+        (("bench", "--targets", "nginx,teleport", "--no-micro"), "unknown target 'teleport'"),
         (("teleport",), "invalid choice: 'teleport'"),
     ]
     for args, needle in cases:
