@@ -81,6 +81,9 @@ async def shopper_view(
         except StoreUnavailable:
             notes.append("the profile store is unavailable: sign-ins are not shown")
     timeline.sort(key=lambda e: e["ts"])
+    for m in merges:  # the device signed in: the one whose last event before it is latest
+        before = [e for e in timeline if e["ts"] <= m["ts"]]
+        m["device"] = before[-1]["device"] if before else None
     changes.sort(key=lambda c: c["ts"])
     if state is None and not entries:
         raise LookupError("no live session or profile with that id (expired or never seen)")

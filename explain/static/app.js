@@ -379,7 +379,8 @@ function renderSession(s) {
         e.undone ? el("span", { class: "tag" }, "undone: the page failed, so it does not count") : null));
     } else if (it.kind === "merge") {
       list.append(el("li", { class: "merge" }, el("span", { class: "when" }, when(it.m.ts)),
-        el("strong", {}, "Signed in"), ` — this device's ${it.m.events} event${it.m.events === 1 ? "" : "s"} so far joined the shopper's profile`));
+        el("strong", {}, many && it.m.device ? `Signed in on ${it.m.device}` : "Signed in"),
+        ` — ${many && it.m.device ? "its" : "this device's"} ${it.m.events} event${it.m.events === 1 ? "" : "s"} so far joined the shopper's profile`));
     } else {
       const c = it.c;
       const because = c.signals.map((x) => `${x.in_words} (${pct(100 * x.share)})`).join("; ");

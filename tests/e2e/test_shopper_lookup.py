@@ -66,6 +66,7 @@ def test_two_devices_one_story(proxy: str) -> None:
     undone = [e for e in body["timeline"] if e["undone"]]
     assert len(undone) == 1 and undone[0]["kind"] == "product_view"
     assert len(body["merges"]) == 2 and body["merges"][0]["events"] >= 3
+    assert [m["device"] for m in body["merges"]] == ["device 1", "device 2"]
 
     # The shop's own customer id finds the same shopper.
     by_customer = _api(proxy, "customers/alice-1001").json()
