@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from explain.explanation import explain
 from signals.errors import StoreUnavailable
+from signals.state import RATE_AT
 from signals.store import PROFILE_PREFIX
 
 if TYPE_CHECKING:
@@ -104,7 +105,12 @@ async def shopper_view(
     active = engine.active
     if state is not None and active is not None:
         model = active.model
-        out.update(explain(model, state, now, min_events=engine.options.min_events))
+        # As of the shopper's last request: the class the shop was sent then, and the one the
+        # proxy holds for them until they come back (time alone would move session_minutes).
+        last = float(state.v[RATE_AT])
+        at = last if 0.0 < last <= now else now
+        out["as_of"] = at
+        out.update(explain(model, state, at, min_events=engine.options.min_events))
         # Every segment's usual range, so the page can say "inside" or "outside" in words.
         out["radii"] = {slug: round(math.sqrt(float(r2)), 4)
                         for slug, r2 in zip(model.slugs, model.radius2.tolist(), strict=True)}

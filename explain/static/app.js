@@ -328,7 +328,8 @@ function renderSession(s) {
   wrap.append(el("p", {},
     "Class now: ", el("span", { class: "badge", id: "session-class" }, nameOf(s.class)),
     s.class && s.class !== UNDETERMINED ? ` with ${pct(100 * s.confidence)} confidence` : "",
-    s.undetermined_reason ? ` (${s.undetermined_reason})` : ""));
+    s.undetermined_reason ? ` (${s.undetermined_reason})` : "",
+    s.as_of ? ` · sent with their last request, ${when(s.as_of)}` : ""));
   wrap.append(el("p", { class: "hint", id: "session-who" },
     `${who} · started ${dateTime(s.started_at)} · model ${s.model || "none"}. ` +
     (s.identified ? "This is the class the proxy sends for this shopper now, on every device."
