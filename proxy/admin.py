@@ -217,7 +217,7 @@ class AdminApp:
             "version": self.version,
             "model": active.version if active is not None else None,
             "store": self.store_name,
-            "admin_api": self.admin_token is not None,  # the merchandiser page says why it is off
+            "admin_api": bool(self.guard.tokens),  # the merchandiser page says why it is off
         }, ()
 
     async def metrics(self, scope: Scope, receive: Receive) -> tuple[int, Any, Any]:

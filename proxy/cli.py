@@ -127,11 +127,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings) -> int:
+    from proxy.admin_listener import AdminListen, resolve
     from proxy.admin_listener import serve as serve_listeners
     from proxy.server import ServerLimits, uvicorn_kwargs
 
-    # Checked before anything loads, so a bad --model is one line, exit 2 (a taken port is
-    # refused the same way when the listeners are bound, also before the model loads).
+    # Checked before anything is built or loaded, so a taken port or a bad --model is one
+    # line and exit 2 (the listeners are bound for real a moment later).
+    listen = AdminListen.parse(resolve(settings).admin_listen)
+    for host, port, flag in [(settings.host, settings.port, "--port")] + (
+            [(listen.host, listen.port, "--admin-listen")] if listen is not None else []):
+        problem = port_problem(host, port, flag)
+        if problem is not None:
+            _die(problem)
     if settings.model is not None:
         from classifiers.errors import ArtifactError
         from proxy.models import read_model_file

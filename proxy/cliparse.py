@@ -50,7 +50,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def port_problem(host: str, port: int) -> str | None:
+def port_problem(host: str, port: int, flag: str = "--port") -> str | None:
     """Why ``host:port`` cannot be listened on (in use, not allowed, no such address), or None.
 
     Binds a throwaway socket with ``SO_REUSEADDR`` exactly as the server will, so a port held
@@ -70,6 +70,6 @@ def port_problem(host: str, port: int) -> str | None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return (f"port {port} on {host} is already in use (another intentgate or "
-                        "server?); pick another with --port")
+                        f"server?); pick another with {flag}")
             return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
     return None
