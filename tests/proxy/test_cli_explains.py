@@ -60,6 +60,8 @@ def test_every_command_with_bad_input_says_one_line_and_exits_2(
           "--data-dir", str(tmp)), "already in use"),
         (("serve", "--upstream", "http://127.0.0.1:9", "--port", "0", "--model",
           str(bad_files["not_a_model"]), "--data-dir", str(tmp)), "refused: not valid JSON"),
+        (("serve", "--upstream", "http://127.0.0.1:9", "--admin-token", "short"),
+         "invalid admin_token: a token must be at least"),
         (("serve", "--upstream", "http://127.0.0.1:9", "--workers", "many"),
          "argument --workers: invalid int value"),
         (("demo-shop", "--port", str(busy_port)), "already in use"),
