@@ -61,7 +61,8 @@ def in_words(name: str, value: float, session_minutes: float) -> str:
         n = _number(value)
         return f"{n} {one if n == '1' else many} in {_minutes(session_minutes)}"
     if name == "dwell_per_product_s":
-        return f"{value:.0f} seconds per product page on average"
+        seconds = round(value)
+        return f"{seconds} second{'' if seconds == 1 else 's'} per product page on average"
     if name == "distinct_products":
         return f"{value:.0f} different product{'' if round(value) == 1 else 's'} seen"
     if name == "distinct_categories":
@@ -161,6 +162,7 @@ class Step(NamedTuple):
     category: str | None
     query: str | None
     value: float
+    undone: bool = False  # the page answered 4xx/5xx, so the event was taken back out
 
 
 @dataclass(slots=True)
@@ -251,6 +253,17 @@ class SessionJournal:
 
     def get(self, session: str) -> Journal | None:
         return self._by_session.get(session)
+
+    def mark_undone(self, session: str, ts: float) -> bool:
+        """Mark the session's event at ``ts`` as undone (its page answered 4xx/5xx)."""
+        j = self._by_session.get(session)
+        if j is None:
+            return False
+        for i in range(len(j.events) - 1, -1, -1):
+            if j.events[i].ts == ts:
+                j.events[i] = j.events[i]._replace(undone=True)
+                return True
+        return False
 
     def session_of(self, pseudonym: str) -> str | None:
         return self._by_pseudonym.get(pseudonym)

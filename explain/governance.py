@@ -188,6 +188,29 @@ class Governance:
         return {"depth": float(len(self._queue)), "dropped": float(self.dropped),
                 "booked": float(self.booked), "errors": float(self.errors)}
 
+    # -- response-side notes (rare: an identify, a failed page) -----------------------------
+
+    def identified(self, session: str, profile: str) -> None:
+        """The shop named the shopper: the session's journal belongs to ``profile`` from now
+        on, so a lookup shows the profile's class at once; never raises. What is queued is
+        booked first, so the note lands after the decision it follows."""
+        try:
+            self.drain()
+            j = self.journal.get(session)
+            if j is not None:
+                self.journal.entry(session, j.pseudonym, profile)
+        except Exception:
+            self.errors += 1
+
+    def reverted(self, session: str, event: ShopperEvent | None) -> None:
+        """The page answered 4xx/5xx and its event was undone; never raises."""
+        try:
+            if event is not None:
+                self.drain()
+                self.journal.mark_undone(session, event.ts)
+        except Exception:
+            self.errors += 1
+
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _reset(self, model: Model) -> None:

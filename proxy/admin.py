@@ -219,6 +219,7 @@ class AdminApp:
             "version": self.version,
             "model": active.version if active is not None else None,
             "store": self.store_name,
+            "admin_api": bool(self.guard.tokens),  # the merchandiser page says why it is off
             **(self.health_info() if self.health_info is not None else {}),
         }, ()
 

@@ -27,12 +27,12 @@ from classifiers.errors import ArtifactError
 from explain.audit import AuditLog, AuditPolicy, JsonlSink, RedisStreamSink
 from explain.drift import DriftMonitor
 from explain.errors import AuditSinkError
-from explain.explanation import explain
 from explain.governance import Governance
 from explain.live import LiveMix
 from proxy.admin import HTTPError, read_body
 from proxy.admin_audit import note_action
 from proxy.instance import instance_dir
+from proxy.lookup import HISTORY_GONE, profile_state, shopper_view
 from proxy.modelsync import SyncUnavailable
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
@@ -268,6 +268,10 @@ class AdminAPI:
                      "dropped": audit.dropped}, ()
 
     async def session(self, scope: Scope, receive: Receive) -> Result:
+        """``GET api/sessions/<id>``: one shopper's story (``proxy.lookup``): the class the proxy
+        uses for them now (the profile's once identified) and one timeline across devices. With
+        the Redis store, a session another worker or instance served is found through the shared
+        journal."""
         ident = _tail(scope, "api/sessions/")
         if not _TOKEN.match(ident):
             raise HTTPError(400, "session id must be the session cookie's value or the "
@@ -276,45 +280,82 @@ class AdminAPI:
         journal = self.governance.journal
         shared = self.runtime.shared
         session = journal.session_of(ident) if _PSEUDONYM.match(ident) else None
-        pseudonym = None
         if session is None:
             session = engine.codec.verify(ident)
-            if session is None:
-                if shared is None or not _PSEUDONYM.match(ident):
-                    raise HTTPError(400, "not a valid signed session id or a known pseudonym")
-                pseudonym = ident  # a pseudonym another worker or instance journaled
         now = engine.clock()
-        state = None
-        if session is not None:
-            pseudonym = self.governance.pseudonym("s:" + session)
-            state = engine.store.get(session, now)
-            if state is None and engine.store.remote:
-                await engine.store.fetch(session)  # served elsewhere: its state is in Redis
-                state = engine.store.get(session, now)
-        entry = journal.get(session) if session is not None else None
-        view: dict[str, Any] | None = entry.to_dict() if entry is not None else None
+        if session is None:
+            if not _PSEUDONYM.match(ident):
+                raise HTTPError(400, "not a valid signed session id or a known pseudonym")
+            # A decision's pseudonym this worker has no journal for: another worker or instance
+            # served it (shared journal), or its history is gone.
+            if shared is not None:
+                view, where = await shared.journal(ident)
+                if view is not None:
+                    return 200, self._scoped(self._shared_view(ident, view, now), where), ()
+            return await self._gone_session(scope)
+        entry = journal.get(session)
+        try:
+            out = await shopper_view(engine, self.governance, session=session,
+                                     profile=entry.profile if entry else None, now=now)
+        except LookupError as exc:
+            out = None
+            miss = str(exc)
         where = None
-        if shared is not None and pseudonym is not None:
-            got, where = await shared.journal(pseudonym)
-            if got is not None:
-                view = got
-        if state is None and view is None:
-            raise HTTPError(404, "no live session with that id (expired or never seen)")
-        out: dict[str, Any] = {
-            "session": pseudonym,
-            "profile": view["profile"] if view else None,
-            "events": state.events_seen if state else 0,
-            "started_at": (state.started_at or None) if state else None,
-            "timeline": [], "changes": [], "decisions": 0,
-        }
-        if view is not None:
-            for key in ("timeline", "changes", "decisions"):
-                out[key] = view[key]
-        active = engine.active
-        if state is not None and active is not None:
-            out.update(explain(active.model, state, now,
-                               min_events=engine.options.min_events))
+        if shared is not None and entry is None:
+            view, where = await shared.journal(self.governance.pseudonym("s:" + session))
+            if view is not None:
+                if out is None:
+                    out = self._shared_view(self.governance.pseudonym("s:" + session), view, now)
+                else:
+                    for key in ("timeline", "changes", "decisions"):
+                        out[key] = view[key]
+        if out is None:
+            raise HTTPError(404, miss)
         return 200, self._scoped(out, where), ()
+
+    def _shared_view(self, pseudonym: str, view: dict[str, Any], now: float) -> dict[str, Any]:
+        """A session known only through the shared journal (another worker served it)."""
+        out: dict[str, Any] = {
+            "session": pseudonym, "profile": view.get("profile"), "identified": False,
+            "events": 0, "started_at": None, "devices": [], "merges": [], "notes": [],
+            "timeline": view["timeline"], "changes": view["changes"],
+            "decisions": view["decisions"],
+        }
+        return out
+
+    async def _gone_session(self, scope: Scope) -> Result:
+        """A decision's session whose timeline is gone (a restart, or evicted). When the audit
+        record named a signed-in shopper's profile (``?profile=``) that still exists, show the
+        profile: its class now, and whatever timeline remains; otherwise say history is gone."""
+        raw = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        profile = raw.get("profile", "")
+        engine = self.runtime.engine
+        if not _PSEUDONYM.match(profile) or await profile_state(
+                engine, profile, engine.clock()) is None:
+            raise HTTPError(404, HISTORY_GONE)
+        out = await shopper_view(engine, self.governance, session=None, profile=profile,
+                                 now=engine.clock())
+        if HISTORY_GONE not in out["notes"]:
+            out["notes"].append("the timeline of that session is gone (the proxy restarted or "
+                                "served many other shoppers since); this is the profile it "
+                                "belonged to")
+        return 200, self._scoped(out), ()
+
+    async def customer(self, scope: Scope, receive: Receive) -> Result:
+        """``GET api/customers/<id>``: a shopper by the shop's own customer id, as the shop
+        sends it in the identify header (hashed the same way; never stored raw)."""
+        user = _tail(scope, "api/customers/")
+        if not user or len(user) > MAX_USER_CHARS or not user.isprintable():
+            raise HTTPError(400, f"customer id must be 1..{MAX_USER_CHARS} printable characters")
+        engine = self.runtime.engine
+        profile = engine.codec.pseudonym("u:" + user.strip())
+        if await profile_state(engine, profile, engine.clock()) is None:
+            raise HTTPError(404, "no profile for that customer id: the shop has not signed "
+                                 "them in through this proxy (X-Intent-Identify), or the "
+                                 "profile expired or was erased")
+        out = await shopper_view(engine, self.governance, session=None, profile=profile,
+                                 now=engine.clock())
+        return 200, self._scoped(out), ()
 
     # -- erasure ---------------------------------------------------------------------------
 
@@ -535,6 +576,7 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     admin.add("GET", "api/drift", drained(api.drift))
     admin.add("GET", "api/decisions", drained(api.decisions))
     admin.add("GET", "api/sessions/*", drained(api.session))
+    admin.add("GET", "api/customers/*", drained(api.customer))
     admin.add("DELETE", "api/profiles/*", drained(api.erase_profile), action="profile.erase")
     admin.add("GET", "api/profiles/*", drained(api.profile_merges))
     admin.add("POST", "api/profiles/*", drained(api.undo_merge), action="profile.undo_merge")

@@ -289,7 +289,7 @@ class ProxyApp:
                 try:
                     await self.runtime.startup()
                 except Exception as exc:
-                    logger.error("startup failed: %s", exc)
+                    # uvicorn prints this message once; logging it here too printed it twice.
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

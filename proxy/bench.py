@@ -390,8 +390,9 @@ def _stack(args: argparse.Namespace, work: Path,
     names = args.targets.split(",")
     for name in names:
         if name != "direct" and name not in factories:
-            raise SystemExit(f"intentgate bench: unknown target {name!r}; known: direct, "
-                             + ", ".join(factories))
+            print(f"intentgate bench: error: unknown target {name!r}; known: direct, "
+                  + ", ".join(factories), file=sys.stderr)
+            raise SystemExit(2)
     started: list[Target] = []
     try:
         upstream.start()
@@ -451,18 +452,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    ap = argparse.ArgumentParser(prog="intentgate bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=5)
+    from proxy.cliparse import Parser
+
+    ap = Parser(prog="intentgate bench", description="Measure the proxy's throughput, latency "
+                "and CPU per request beside nginx and a bare passthrough, in the same run.")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="rounds; the targets alternate within each, figures are medians")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--connections", type=int, default=32, help="wrk connections")
+    ap.add_argument("--workers", type=int, default=1, help="proxy worker processes")
     ap.add_argument("--targets", default="direct,nginx,own-client,passthrough,intentgate",
                     help="comma-separated: direct, nginx, own-client (the proxy's own upstream "
                          "client with nothing around it), passthrough, intentgate, httpx, "
                          "aiohttp, intentgate-noaudit, intentgate-redis, intentgate-experiment")
     ap.add_argument("--no-micro", action="store_true", help="skip in-process micro-benchmarks")
-    ap.add_argument("--micro-only", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--micro-only", action="store_true",
+                    help="only the in-process micro-benchmarks (no nginx or wrk needed)")
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)
     report: dict[str, Any] = {}
     skipped: dict[str, str] = {}

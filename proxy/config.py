@@ -307,10 +307,13 @@ def _one_line(exc: ValidationError, values: dict[str, Any]) -> str:
     field = str(err["loc"][0]) if err["loc"] else ""
     if err["type"] == "extra_forbidden":
         return f"unknown setting {loc!r}"
+    msg = err["msg"]
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        msg = str(err["ctx"]["error"])  # our own words, without pydantic's "Value error, "
     if field in _SECRET_FIELDS or not field:  # never echo a secret into a log
-        return f"invalid {loc}: {err['msg']}"
+        return f"invalid {loc}: {msg}"
     shown = values.get(field, err.get("input"))
-    return f"invalid {loc}={shown!r}: {err['msg']}"
+    return f"invalid {loc}={shown!r}: {msg}"
 
 
 def load_settings(

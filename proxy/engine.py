@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 UNDETERMINED = "undetermined"
+# Why a request went unclassified: the value of X-Intent-Skipped (response only, exposed
+# headers only). Built once; the bot gate's verdicts map to words here.
+SKIP_STATIC = b"static"
+SKIP_BOT = {
+    "declared-crawler": b"bot: declared crawler", "automation": b"bot: automation user agent",
+    "missing-browser-headers": b"bot: no browser headers", "rate": b"bot: too many requests",
+}
 
 
 class ActiveModel:
@@ -176,6 +183,8 @@ class Engine:
         # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
         self.experiments: Any = None
         self._log = _RateLimitedLog()
+        # Why the last ``classify`` returned None; read by the caller before any await.
+        self.skipped: bytes = b""
         # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
         self._debug = logger.isEnabledFor(logging.DEBUG)
         p = options.header_prefix.decode()
@@ -185,6 +194,7 @@ class Engine:
         self.h_signals = (p + "Signals").lower().encode()
         self.h_model = (p + "Model").lower().encode()
         self.h_profile = (p + "Profile").lower().encode()
+        self.h_skipped = (p + "Skipped").lower().encode()
         # Set-Cookie values prebuilt around the token (names encoded once, here; the call
         # validates the names and settings once).
         self._cookie_parts = {
@@ -213,6 +223,7 @@ class Engine:
     # -- the request path -----------------------------------------------------------------
 
     def fail_open(self, reason: str, detail: object) -> None:
+        self.skipped = b"fail-open: " + reason.encode()
         self.metrics.fail_open[reason] += 1
         self._log.warn(reason, "classification skipped (%s): %s", reason, detail)
 
@@ -312,10 +323,12 @@ class Engine:
         now = self.clock()
         event = self.routes.match(method, path, query_string, now)
         if event is None and self.routes.is_ignored(path):
+            self.skipped = SKIP_STATIC
             return None  # static assets, health checks: no event, no headers, no cookies
         bot = self.bots.verdict(user_agent, has_accept, has_accept_language)
         if bot is not None:
             self.metrics.bots[bot] += 1
+            self.skipped = SKIP_BOT.get(bot, b"bot")
             return None
         ident = self.reader.read(cookie_values)
         opts = self.options
@@ -358,6 +371,7 @@ class Engine:
                 state = store.create(key, now)
         if self.bots.too_fast(state.touch(now)):
             self.metrics.bots["rate"] += 1
+            self.skipped = SKIP_BOT["rate"]
             return None
         if event is not None:
             state.apply(event)
@@ -432,6 +446,8 @@ class Engine:
             decision.state.revert(decision.event)
             self.store.changed(decision.key)
             self.metrics.reverted_events += 1
+            if self.observer is not None:  # the merchandiser's timeline marks it undone
+                self.observer.reverted(decision.session, decision.event)
         elif decision.event is not None and self.recorder is not None:
             self.recorder.record(decision.session, decision.event)
         if identify is not None:
@@ -468,6 +484,8 @@ class Engine:
                         else self.store.get(session, now))
         merge_id = self.codec.pseudonym("m:" + session + ":" + pid)
         self.store.merge(PROFILE_PREFIX + pid, merge_id, contribution, decision.device, now)
+        if self.observer is not None:  # the session's journal now belongs to the profile
+            self.observer.identified(decision.session, pid)
         decision.set_cookies.append(
             (b"set-cookie", set_cookie_value(name, self.codec.token_for(pid), opts.profile_ttl,
                                              decision.secure)))

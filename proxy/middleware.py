@@ -135,13 +135,16 @@ class IntentGateMiddleware:
             headers.extend(decision.headers)
         scope = dict(scope)
         scope["headers"] = headers
-        await self.app(scope, receive, _ResponseHook(send, engine, decision, self))
+        hook = _ResponseHook(send, engine, decision, self)
+        if decision is None and self._expose:
+            hook.skipped = engine.skipped  # read before any await: the reason is this request's
+        await self.app(scope, receive, hook)
 
 
 class _ResponseHook:
     """The ``send`` the wrapped app sees: fixes up ``http.response.start`` once."""
 
-    __slots__ = ("send", "engine", "decision", "mw")
+    __slots__ = ("send", "engine", "decision", "mw", "skipped")
 
     def __init__(
         self, send: Send, engine: Engine, decision: Decision | None, mw: IntentGateMiddleware
@@ -150,6 +153,7 @@ class _ResponseHook:
         self.engine = engine
         self.decision = decision
         self.mw = mw
+        self.skipped = b""
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -176,6 +180,8 @@ class _ResponseHook:
                 out.extend(decision.set_cookies)  # after on_response: identify adds one
                 if self.mw._expose:
                     out.extend(decision.headers)
+            elif self.skipped:
+                out.append((self.engine.h_skipped, self.skipped))  # X-Intent-Skipped: why
             message = dict(message)
             message["headers"] = out
         await self.send(message)

@@ -6,7 +6,6 @@ They join signals (records -> sessions -> the same features the proxy computes) 
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import io
 import math
@@ -20,6 +19,7 @@ from typing import IO, Any, Literal
 import numpy as np
 import orjson
 
+from proxy.cliparse import EXIT_USAGE, Parser
 from signals.events import ShopperEvent
 from signals.features import DEFAULT_FEATURES, FeatureExtractor
 from signals.importers import IMPORTERS, MISSING, Counts
@@ -27,7 +27,6 @@ from signals.records import dumps, parse_line, record_to_event
 from signals.replay import Replay, group, replay
 from signals.state import StateConfig
 
-EXIT_USAGE = 2
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 BUNDLED_PATH = ROOT / "classifiers" / "bundled" / "model.json"
@@ -70,6 +69,27 @@ class UsageError(Exception):
     pass
 
 
+class _Skipped:
+    """Malformed input lines: how many, and where the first few are (``file:line``)."""
+
+    __slots__ = ("count", "first")
+    SHOWN = 3
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, where: str) -> None:
+        self.count += 1
+        if len(self.first) < self.SHOWN:
+            self.first.append(where)
+
+    def __str__(self) -> str:
+        more = ", ..." if self.count > len(self.first) else ""
+        return (f"{self.count} malformed line{'s' if self.count != 1 else ''} skipped "
+                f"(first: {', '.join(self.first)}{more})")
+
+
 def _open_text(path: str) -> IO[str]:
     if path == "-":
         return sys.stdin
@@ -97,16 +117,16 @@ def _progress(lines: Iterable[str], label: str) -> Iterator[str]:
         print(file=sys.stderr)
 
 
-def _read_events(paths: list[str], skipped: list[int]) -> Iterator[tuple[str, ShopperEvent]]:
+def _read_events(paths: list[str], skipped: _Skipped) -> Iterator[tuple[str, ShopperEvent]]:
     for path in paths:
         with _open_text(path) as fh:
-            for line in _progress(fh, path):
+            for n, line in enumerate(_progress(fh, path), 1):
                 if not line.strip():
                     continue
                 try:
                     yield parse_line(line)
                 except ValueError:
-                    skipped[0] += 1
+                    skipped.add(f"{path}:{n}")
 
 
 def _read_access_logs(paths: list[str], preset: str,
@@ -140,6 +160,19 @@ def _read_access_logs(paths: list[str], preset: str,
                      "by client address + user agent with a 30-minute gap")
 
 
+def _load_model_file(path: str) -> Any:
+    from classifiers.artifact import load_model
+    from classifiers.errors import ArtifactError
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such model file: {path}")
+    try:
+        return load_model(p.read_bytes())
+    except ArtifactError as exc:
+        raise UsageError(f"{path} is not an intentgate model: {exc}") from None
+
+
 def _extractor() -> FeatureExtractor:
     names, transforms = zip(*DEFAULT_FEATURES, strict=True)
     return FeatureExtractor(names, transforms)
@@ -149,10 +182,12 @@ def _extractor() -> FeatureExtractor:
 
 
 def cmd_import(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="intentgate import")
-    ap.add_argument("--format", required=True, choices=sorted(IMPORTERS))
-    ap.add_argument("file")
-    ap.add_argument("--out", default="-")
+    ap = Parser(prog="intentgate import", description="Convert a real dataset into event "
+                "JSONL (the input of `intentgate fit`).")
+    ap.add_argument("--format", required=True, choices=sorted(IMPORTERS),
+                    help="the dataset's format (required)")
+    ap.add_argument("file", help="the dataset file (gzip ok; - reads standard input)")
+    ap.add_argument("--out", default="-", help="event JSONL to write; - is standard output")
     args = ap.parse_args(argv)
     counts = Counts()
     out: IO[bytes] = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
@@ -238,15 +273,21 @@ def _write_model(out: Path, data: bytes) -> None:
 
 
 def cmd_fit(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="intentgate fit")
+    ap = Parser(prog="intentgate fit", description="Fit a model from recorded events "
+                "(serve --record-events) or access logs; writes the model and an HTML report.")
     ap.add_argument("events", nargs="+", help="event JSONL files (gzip ok)")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--min-k", type=int, default=2)
-    ap.add_argument("--max-k", type=int, default=8)
-    ap.add_argument("--algorithm", choices=("kmeans", "dbscan"), default="kmeans")
-    ap.add_argument("--labels", help="TOML: slug = \"Display name\" or a table")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--half-life", type=float, default=600.0)
+    ap.add_argument("--out", required=True, metavar="FILE",
+                    help="model JSON to write; the report goes beside it as .html (required)")
+    ap.add_argument("--min-k", type=int, default=2, help="fewest classes to try")
+    ap.add_argument("--max-k", type=int, default=8, help="most classes to try")
+    ap.add_argument("--algorithm", choices=("kmeans", "dbscan"), default="kmeans",
+                    help="clustering algorithm")
+    ap.add_argument("--labels", metavar="FILE",
+                    help="TOML: slug = \"Display name\" or a table (default: names chosen "
+                    "from each class's signals)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
+    ap.add_argument("--half-life", type=float, default=600.0,
+                    help="seconds for a signal to decay by half, as serve's half_life")
     ap.add_argument("--created-at", help="ISO time stamped in the model (default: last event)")
     ap.add_argument("--input", choices=("events", "access-log"), default="events",
                     help="event JSONL (default) or nginx/Apache combined access logs")
@@ -254,21 +295,23 @@ def cmd_fit(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if not 2 <= args.min_k <= args.max_k <= 20:
         raise UsageError("need 2 <= --min-k <= --max-k <= 20")
-    skipped = [0]
+    skipped = _Skipped()
     notes: list[str] = []
     if args.input == "access-log":
         sessions = group(_read_access_logs(args.events, args.preset, notes))
     else:
         sessions = group(_read_events(args.events, skipped))
     if not sessions:
-        raise UsageError("no valid events in the input")
+        raise UsageError("no valid events in the input"
+                         + (f": {skipped}" if skipped.count else ""))
     rep = replay(sessions, _extractor(), StateConfig(half_life=args.half_life))
     if rep.X.shape[0] < 2:
         raise UsageError(f"only {rep.X.shape[0]} session(s): too little data to fit")
     last = max(e.ts for evs in sessions.values() for e in evs)
     created = args.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last))
-    if skipped[0]:
-        notes.append(f"{skipped[0]} malformed lines skipped")
+    if skipped.count:
+        notes.append(f"{skipped.count} malformed lines skipped")
+        print(f"intentgate fit: {skipped}", file=sys.stderr)
     try:
         _, data = _fit(rep, min_k=args.min_k, max_k=args.max_k, algorithm=args.algorithm,
                        seed=args.seed, created_at=created, notes=notes,
@@ -286,17 +329,19 @@ def cmd_fit(argv: list[str]) -> int:
 
 
 def cmd_evaluate(argv: list[str]) -> int:
-    from classifiers.artifact import load_model
     from classifiers.evaluate import evaluate, format_table
 
-    ap = argparse.ArgumentParser(prog="intentgate evaluate")
-    ap.add_argument("model")
-    ap.add_argument("events", nargs="+")
-    ap.add_argument("--label", choices=("purchase",), default="purchase")
-    ap.add_argument("--min-events", type=int, default=1)
+    ap = Parser(prog="intentgate evaluate", description="Purchase rate by class for a model, "
+                "from the events before each session's first purchase.")
+    ap.add_argument("model", help="model JSON (from intentgate fit)")
+    ap.add_argument("events", nargs="+", help="event JSONL files (gzip ok)")
+    ap.add_argument("--label", choices=("purchase",), default="purchase",
+                    help="the outcome measured")
+    ap.add_argument("--min-events", type=int, default=1,
+                    help="leave out sessions with fewer events before the outcome")
     args = ap.parse_args(argv)
-    model = load_model(Path(args.model).read_bytes())
-    skipped = [0]
+    model = _load_model_file(args.model)
+    skipped = _Skipped()
     sessions = group(_read_events(args.events, skipped))
     ex = FeatureExtractor(model.feature_names, model.transforms)
     rep = replay(sessions, ex, before_outcome=True)
@@ -427,9 +472,10 @@ def build_bundled(data_dir: Path = SHARED_DATA) -> bytes:
 
 
 def cmd_fit_bundled(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="intentgate fit-bundled")
-    ap.add_argument("--data-dir", default=str(SHARED_DATA))
-    ap.add_argument("--out", default=str(BUNDLED_PATH))
+    ap = Parser(prog="intentgate fit-bundled",
+                description="Rebuild the bundled model from the real datasets (make model).")
+    ap.add_argument("--data-dir", default=str(SHARED_DATA), help="where the datasets are")
+    ap.add_argument("--out", default=str(BUNDLED_PATH), help="model JSON to write")
     args = ap.parse_args(argv)
     data = build_bundled(Path(args.data_dir))
     _write_model(Path(args.out), data)
@@ -447,4 +493,9 @@ def main(command: str, argv: list[str]) -> int:
         return COMMANDS[command](argv)
     except UsageError as exc:
         print(f"intentgate {command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # an output path that cannot be written, a file that went away
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"intentgate {command}: error: cannot use{where}: {exc.strerror or exc}",
+              file=sys.stderr)
         return EXIT_USAGE

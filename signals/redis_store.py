@@ -1,6 +1,6 @@
 """``RedisStore``: profiles shared by every proxy process through Redis, off the request path.
 
-Design (write-behind; chosen by measurement, see the README's Redis section):
+Design (write-behind; chosen by measurement, see docs/redis-store.md):
 
 - Each process keeps the states of its live sessions and profiles locally (a bounded LRU) and
   serves every request from them. A request costs a Redis round trip only when its key is not

@@ -18,7 +18,9 @@ from proxy.demo_shop.cookies import MAX_QTY
 
 SHOP_NAME = "Demo Shop"
 BEACON = '<script src="/_intentgate/beacon.js" defer></script>'
-NO_INTENT = "no X-Intent-* headers (not behind intentgate, or unclassified)"
+NO_INTENT = "no X-Intent-* headers: intentgate did not classify this request"
+# Filled in by shop.js from the proxy's X-Intent-Skipped response header (exposed headers only).
+SKIPPED_SLOT = '<p id="intent-skipped" aria-live="polite"></p>'
 SORTS: Mapping[str, str] = {
     "price-ascending": "Price, low to high",
     "price-descending": "Price, high to low",
@@ -47,7 +49,7 @@ def intent_footer(headers: Sequence[tuple[str, str]]) -> str:
                         for name, value in headers)
         inner = f"<ul>{items}</ul>"
     else:
-        inner = f"<p>{NO_INTENT}</p>"
+        inner = f"<p>{NO_INTENT}</p>{SKIPPED_SLOT}"
     return (f'<footer id="intent"><h2>What intentgate told this shop</h2>{inner}'
             "<p class=\"fine\">These are the request headers this page's request carried.</p>"
             "</footer>")
@@ -96,7 +98,7 @@ class ShopPages:
             '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)} · {SHOP_NAME}</title>"
-            '<link rel="stylesheet" href="/assets/shop.css">'
+            '<link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/shop.css">'
             f'{BEACON}<script src="/assets/shop.js" defer></script></head><body>'
             f'<header class="top"><a class="logo" href="/">{SHOP_NAME}</a>'
             f'<nav aria-label="Collections">{self._nav}</nav>'

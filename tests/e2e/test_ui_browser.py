@@ -102,6 +102,7 @@ def test_ui_sign_in_segments_session_change_and_model_activate_rollback(
 
     # Session lookup: the timeline shows the class change and the signals behind it.
     page.click(".tab[data-view='sessions']")
+    page.select_option("#lookup-kind", "session")
     page.fill("#session-id", sid)
     page.click("#lookup-form button[type=submit]")
     change = page.wait_for_selector("#session-timeline li.change")
@@ -129,8 +130,10 @@ def test_ui_sign_in_segments_session_change_and_model_activate_rollback(
 
     # Drift panel.
     page.click(".tab[data-view='drift']")
-    page.wait_for_selector("#drift table")
-    assert "population stability index" in page.inner_text("#drift")
+    page.wait_for_selector("#drift-status")
+    drift = page.inner_text("#drift")
+    # A handful of requests is too little to measure drift: the panel shows no figures then.
+    assert "not enough traffic yet" in drift and "population stability index" not in drift
     page.screenshot(path=str(SHOTS / "5-drift.png"), full_page=True)
     assert not page.inner_text("#error")
     # The page's own requests went to the admin listener and were audited there.

@@ -133,7 +133,8 @@ def test_session_lookup_shows_the_timeline_and_the_class_change_with_its_signals
 def test_session_lookup_refuses_bad_ids(proxy: str) -> None:
     assert api(proxy, "GET", "sessions/forged.token123").status_code == 400
     assert api(proxy, "GET", "sessions/a%20b").status_code == 400
-    assert api(proxy, "GET", "sessions/" + "A" * 22).status_code == 400  # unknown pseudonym
+    gone = api(proxy, "GET", "sessions/" + "A" * 22)  # unknown pseudonym: history is gone
+    assert gone.status_code == 404 and "gone" in gone.json()["error"]
 
 
 def test_decisions_hold_audit_records_filtered_by_class_and_paged(

@@ -27,7 +27,7 @@ from tests.servers import serve_in_thread
 
 BEACON = '<script src="/_intentgate/beacon.js" defer></script>'
 FOOTER = "What intentgate told this shop"
-NO_INTENT = "no X-Intent-* headers (not behind intentgate, or unclassified)"
+NO_INTENT = "no X-Intent-* headers: intentgate did not classify this request"
 
 
 @pytest.fixture(scope="module")

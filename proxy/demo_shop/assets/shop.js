@@ -26,3 +26,22 @@ document.addEventListener("submit", function (event) {
       if (status) status.textContent = error.message;
     });
 });
+
+// When this page's request carried no X-Intent-* headers, ask the proxy why: a HEAD of the same
+// URL (no rule counts a HEAD as a shopper event) answers with X-Intent-Skipped when the proxy
+// exposes its headers (make run does).
+(function () {
+  var slot = document.getElementById("intent-skipped");
+  if (!slot || !window.fetch) return;
+  fetch(location.href, {method: "HEAD", credentials: "same-origin"})
+    .then(function (response) {
+      var reason = response.headers.get("X-Intent-Skipped");
+      if (reason) {
+        slot.textContent = "Why: " + reason + ".";
+      } else if (!response.headers.get("X-Intent-Model")) {
+        slot.textContent = "Not behind intentgate, or intentgate does not expose its headers " +
+          "(serve --expose-headers).";
+      }
+    })
+    .catch(function () {});
+})();
