@@ -53,7 +53,8 @@ _UVICORN = re.compile(
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-_CLF_TIME = re.compile(r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$")
+_CLF_TIME = re.compile(
+    r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$")
 SESSION_GAP = 1800.0
 FORMATS = "common, combined, combined + a quoted session or Cookie field, gunicorn, uvicorn, " \
     "JSON lines"
@@ -289,7 +290,7 @@ def parse_lines(lines: Iterable[str], counts: AccessLogCounts,
 
 def nothing_parsed(counts: AccessLogCounts, source: str) -> str | None:
     """One line saying that no line of ``source`` is in a known format, or ``None``."""
-    if counts.lines == 0 or sum(counts.formats.values()):
+    if counts.lines == 0 or any(counts.formats.values()):
         return None
     first = counts.examples[0] if counts.examples else ""
     return (f"{source}: no line is an access-log line in a known format ({FORMATS}; "
