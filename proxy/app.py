@@ -139,6 +139,9 @@ def build_runtime(config: Any = None) -> Runtime:
         settings = load_settings(overrides=dict(config or {}))
     # Everything that can reject the settings runs before anything is written to disk.
     routes = RouteTable.from_config(settings.preset, list(settings.rules))
+    logger.info("route rules loaded: %s", ", ".join(
+        f"{n} from {'the config file' if src == 'rules' else src}"
+        for src, n in routes.counts_by_source().items()) or "none")
     secret = load_secret(settings)
     codec = IdentityCodec(secret)
     reader = IdentityReader(

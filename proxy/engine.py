@@ -23,7 +23,7 @@ from explain.headers import confidence_value, signals_value
 from explain.headers import warm as warm_signals_value
 from proxy.metrics import Metrics
 from signals.bots import BotGate
-from signals.events import EventKind, ShopperEvent
+from signals.events import PAGE_KINDS, EventKind, ShopperEvent
 from signals.features import FeatureExtractor
 from signals.identity import IdentityCodec, IdentityReader, set_cookie_value
 from signals.routes import RouteTable
@@ -422,13 +422,16 @@ class Engine:
         self, decision: Decision | None, status: int, identify: bytes | None,
         order_value: bytes | None = None,
     ) -> None:
-        """Response side: undo the event of a page that did not exist; count an outcome (with
-        the origin's order value); accept an identify."""
+        """Response side: undo the event of a page that did not exist or redirected; count an
+        outcome (with the origin's order value); accept an identify."""
         if decision is None:
             return
         if self.experiments is not None and decision.active is not None:
             self.experiments.on_response(decision, status, order_value)
-        if decision.event is not None and status >= 400:
+        # 4xx/5xx: the page did not exist. 3xx: a redirect is not a page the shopper saw (the
+        # page it leads to counts); actions (cart add, checkout POST...) count on 2xx and 3xx.
+        if decision.event is not None and (
+                status >= 400 or (status >= 300 and decision.event.kind in PAGE_KINDS)):
             decision.state.revert(decision.event)
             self.store.changed(decision.key)
             self.metrics.reverted_events += 1
