@@ -28,6 +28,7 @@ from signals.bots import BotGate
 from signals.identity import IdentityCodec, IdentityReader
 from signals.routes import RouteTable
 from signals.store import MemoryStore
+from signals.unmatched import UnmatchedRoutes
 
 logger = logging.getLogger("intentgate")
 
@@ -185,6 +186,7 @@ def build_runtime(config: Any = None) -> Runtime:
         recorder=recorder,
     )
     model_dir = Path(settings.model_dir) if settings.model_dir else settings.data_path() / "models"
+    engine.unmatched = UnmatchedRoutes()  # bounded; drained when the admin API asks
     registry = ModelRegistry(model_dir, engine.activate, model_file=settings.model)
     engine.registry = registry
     admin = build_admin(settings, engine)

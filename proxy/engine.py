@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 UNDETERMINED = "undetermined"
+_PAGE_VIEW = EventKind.PAGE_VIEW
 
 
 class ActiveModel:
@@ -175,6 +176,8 @@ class Engine:
         self.observer: Any = None
         # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
         self.experiments: Any = None
+        # signals.unmatched.UnmatchedRoutes: requests no rule decides (None: not sampled).
+        self.unmatched: Any = None
         self._log = _RateLimitedLog()
         # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
         self._debug = logger.isEnabledFor(logging.DEBUG)
@@ -317,6 +320,9 @@ class Engine:
         if bot is not None:
             self.metrics.bots[bot] += 1
             return None
+        unmatched = self.unmatched
+        if unmatched is not None and (event is None or event.kind is _PAGE_VIEW):
+            unmatched.offer(method, path, query_string, now)  # a counter; sometimes an append
         ident = self.reader.read(cookie_values)
         opts = self.options
         set_cookies: list[tuple[bytes, bytes]] = []

@@ -305,7 +305,8 @@ def browse(base: str, shoppers: int = 40, seed: int = 1) -> None:
                    "prefs": '"{\\"theme\\": \\"dark\\"}"'}
         ua = f"Mozilla/5.0 (X11; Linux) Shopper/{n}"
         with httpx.Client(base_url=base, follow_redirects=True, cookies=cookies,
-                          headers={"user-agent": ua}) as c:
+                          headers={"user-agent": ua, "accept": "text/html,*/*",
+                                   "accept-language": "en-GB,en;q=0.8"}) as c:
             locale = rng.choice(["", "", "/en", "/de"])
             c.get("/")
             c.get("/static/app.css")
