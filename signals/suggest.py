@@ -57,6 +57,7 @@ from signals.routes import _is_static
 MIN_DISTINCT = 3  # different words under one parent that become one capture
 ROOT_DISTINCT = 20
 SEARCH_KEY_SHARE = 0.8
+SEARCH_MIN_HITS = 5
 PRG_WINDOW = 30.0  # seconds: a GET this soon after the visitor's POST "follows" it
 MAX_VALUES_PER_KEY = 16  # query values kept per key per path (for sort/price evidence)
 MAX_ACTORS = 200_000
@@ -85,11 +86,11 @@ def _words(text: str) -> frozenset[str]:
 
 
 CART = _words("cart carts basket bag trolley panier warenkorb carrito carrello winkelwagen koszyk "
-              "warenkorb kosik cesta sacola minicart")
+              "warenkorb kosik cesta sacola minicart line-item line-items lineitem lineitems")
 ADD = _words("add add-item additem add-to-cart addtocart items item lines line entries products "
              "hinzufuegen ajouter")
 REMOVE = _words("remove delete remove-item removeitem entfernen supprimer loeschen del")
-CHECKOUT = _words("checkout checkouts kasse caisse commande pay payment payments shipping "
+CHECKOUT = _words("checkout checkouts order kasse caisse commande pay payment payments shipping "
                   "delivery bezahlen versand onepage order-review place-order placeorder confirm")
 PURCHASE = _words("thank-you thankyou thanks success successful confirmation confirmed "
                   "order-received order-confirmation complete completed done danke merci "
@@ -116,6 +117,15 @@ IGNORE_FIRST = _words(
     "account accounts login logout signin sign-in signout signup sign-up register profile "
     "password my-account customer customers konto compte anmelden user users auth oauth "
     "session sessions")
+# Query keys that dispatch to a page or an action (``index.php?route=checkout/cart/add``,
+# ``?controller=product``, ``?wc-ajax=add_to_cart``): each word value is its own template.
+DISPATCH_KEYS = frozenset(("route", "controller", "action", "wc-ajax", "fc", "module", "task",
+                           "act", "do", "cmd", "rt", "page_type", "pagetype"))
+_ID_KEY = re.compile(r"(?i)(?:^|_)(?:product|item|article|artikel|pid|sku|prod)(?:_?id)?$"
+                     r"|^id_?(?:product|item|article)$|^id$")
+_CAT_KEY = re.compile(r"(?i)^(?:cat|cid|category|categories|path|id_?category|category_?id"
+                      r"|collection)$")
+_SORTISH = re.compile(r"sort|order")
 SORT_KEYS = ("sort", "order", "orderby", "order_by", "sort_by", "sortby", "sorting", "dir",
              "srule", "sortierung", "tri", "orden")
 PRICE_WORDS = ("price", "preis", "prix", "precio", "prezzo", "cheap", "low", "high")
@@ -159,11 +169,18 @@ class Miner:
             return
         if len(path) > 1:
             path = path.rstrip("/") or "/"
+        example = path + ("?" + query if query else "")
+        if query and "=" in query:
+            for pair in query.split("&", 32)[:32]:
+                k, _, v = pair.partition("=")
+                if k in DISPATCH_KEYS and v and len(v) <= 40 and any(c.isalpha() for c in v):
+                    path = f"{path}?{k}={v}"
+                    break
         key = (method, path)
         st = self.paths.get(key)
         if st is None:
             st = self.paths[key] = _PathStats()
-            st.example = path + ("?" + query if query else "")
+            st.example = example
         st.count += count
         if status < 300:
             st.ok += count
@@ -237,16 +254,36 @@ def _build(items: list[tuple[tuple[str, ...], tuple[str, str], bool]], depth: in
         else:
             words.setdefault(seg, []).append(it)
     # Words outside the vocabulary merge into one capture when there are enough of them.
-    plain = {w: v for w, v in words.items() if _ext(w)[0].lower() not in VOCAB}
-    merge = False
+    plain = {w: v for w, v in words.items()
+             if _ext(w)[0].lower() not in VOCAB and not w.startswith("?")}
+    merged: set[str] = set()
+    # Words always followed by an id are names in a name/id form (/Blue-Shirt/4f2a...c9).
+    named = {w for w, v in plain.items()
+             if all(len(it[0]) > depth + 1 and token_type(it[0][depth + 1]) is not None
+                    for it in v)}
+    # At the root many are needed, unless each leads only to id-slug pages (/men/1-shirt.html).
+    slugged = all(len(it[0]) == depth + 2 and token_type(it[0][depth + 1]) == IDSLUG
+                  for w in named for it in plain[w])
+    if len(named) >= (MIN_DISTINCT if depth > 0 or slugged else ROOT_DISTINCT):
+        merged |= named
     if depth > 0:
-        merge = len({_ext(w)[0] for w in plain}) >= MIN_DISTINCT
-    elif len(plain) >= ROOT_DISTINCT:
-        total = sum(counts[it[1]] for v in plain.values() for it in v)
-        top = max(sum(counts[it[1]] for it in v) for v in plain.values())
-        merge = total > 0 and top / total < 0.05
+        if len({_ext(w)[0] for w in plain}) >= MIN_DISTINCT:
+            merged = set(plain)
+    else:
+        # At the root: pages with an extension that end there (/blue-shirt.html) merge like
+        # any level's; directories only when there are many, none with 5 % of the traffic.
+        leaves = {w for w, v in plain.items()
+                  if w not in merged and _ext(w)[1] and all(len(it[0]) == 1 for it in v)}
+        if len(leaves) >= MIN_DISTINCT:
+            merged |= leaves
+        dirs = {w: v for w, v in plain.items() if w not in leaves and w not in merged}
+        if len(dirs) >= ROOT_DISTINCT:
+            total = sum(counts[it[1]] for v in dirs.values() for it in v)
+            top = max(sum(counts[it[1]] for it in v) for v in dirs.values())
+            if total > 0 and top / total < 0.05:
+                merged |= set(dirs)
     for w, v in words.items():
-        if merge and w in plain:
+        if w in merged:
             groups.setdefault(VAR + _ext(w)[1], []).extend(v)
         else:
             groups.setdefault(w, []).extend(v)
@@ -273,6 +310,9 @@ class Suggestion:
     priority: int = 0
     template: str = ""
     proposed: bool = True  # False: listed for the owner, never written as a rule
+    tokens: tuple[str, ...] = ()
+    locale: bool = False
+    word: str | None = None  # the vocabulary word the kind rests on, if any
 
     @property
     def level(self) -> str:
@@ -293,9 +333,14 @@ class Suggestion:
 
 
 def _lower_words(tokens: Sequence[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     for t in tokens:
         if t.startswith("<"):
+            continue
+        if t.startswith("?"):
+            value = t.partition("=")[2].lower()
+            out.append(value)
+            out.extend(p for p in re.split(r"[-_./]", value) if p)
             continue
         stem = _ext(t)[0].lower()
         out.append(stem)
@@ -314,7 +359,7 @@ def _pattern(tokens: Sequence[str], kind: str, locale: bool) -> tuple[str, dict[
     """Rule path for a template; captures named by kind."""
     segs: list[str] = []
     slots = [i for i, t in enumerate(tokens) if t.startswith("<")]
-    product_at = category_from = None
+    product_at = category_from = category_one = None
     if kind in ("product_view", "review_view", "wishlist_add", "cart_add", "cart_remove") and slots:
         idlike = [i for i in slots if tokens[i].split(">")[0] + ">" in _IDLIKE]
         product_at = idlike[-1] if idlike else (slots[-1] if kind == "product_view" else None)
@@ -324,13 +369,22 @@ def _pattern(tokens: Sequence[str], kind: str, locale: bool) -> tuple[str, dict[
             start -= 1
         if all(tokens[i].startswith(VAR) for i in range(start, len(tokens))):
             category_from = start
+        elif kind == "category_view":
+            category_one = slots[-1]
+    conds: dict[str, str] = {}
     for i, t in enumerate(tokens):
+        if t.startswith("?"):
+            k, _, v = t[1:].partition("=")
+            conds[k] = v
+            continue
         if not t.startswith("<"):
             segs.append(t)
             continue
         ext = t.split(">", 1)[1]
         if i == product_at:
             segs.append("{product}" + ext)
+        elif i == category_one:
+            segs.append("{category}" + ext)
         elif category_from is not None and i == category_from:
             multi = i < len(tokens) - 1 or kind == "category_view"
             segs.append("{category+}" if multi and not ext else "{category}" + ext)
@@ -340,7 +394,7 @@ def _pattern(tokens: Sequence[str], kind: str, locale: bool) -> tuple[str, dict[
     path = "/" + "/".join(segs)
     if locale and segs and not segs[0].startswith(("*", "{")):
         path = "/**" + path
-    return path, {}
+    return path, conds
 
 
 def mine(paths: dict[tuple[str, str], _PathStats], requests: int) -> list[Suggestion]:
@@ -349,10 +403,13 @@ def mine(paths: dict[tuple[str, str], _PathStats], requests: int) -> list[Sugges
     by_method: dict[str, list[tuple[tuple[str, ...], tuple[str, str], bool]]] = {}
     for key in paths:
         method, path = key
+        path, qmark, dispatch = path.partition("?")
         segs = tuple(s for s in path.split("/") if s)
         locale = False
         if len(segs) > 1 and _LOCALE.match(segs[0]) and segs[0][:2].lower() in LOCALES:
             segs, locale = segs[1:], True
+        if qmark:
+            segs = (*segs, "?" + dispatch)
         by_method.setdefault(method, []).append((segs, key, locale))
     total = max(requests, 1)
     out: list[Suggestion] = []
@@ -363,7 +420,27 @@ def mine(paths: dict[tuple[str, str], _PathStats], requests: int) -> list[Sugges
             sugg = _classify(method, tokens, members, paths, total)
             if sugg is not None:
                 out.extend(sugg)
-    return _merge(out)
+    return _merge(_categories_by_shape(out))
+
+
+def _categories_by_shape(items: list[Suggestion]) -> list[Suggestion]:
+    """Two id-shaped page templates without a product or category word (PrestaShop's
+    ``/3-clothes`` and ``/men/1-hummingbird-shirt.html``): the one with far fewer distinct
+    values, each seen far more often, lists products: a category page."""
+    pages = [s for s in items if s.kind == "product_view" and s.word is None and s.proposed]
+    if len(pages) < 2:
+        return items
+    ref = max(pages, key=lambda s: s.distinct)
+    ref_rate = ref.count / max(ref.distinct, 1)
+    for s in pages:
+        rate = s.count / max(s.distinct, 1)
+        if s is not ref and s.distinct * 2 <= ref.distinct and rate >= 3 * ref_rate:
+            s.kind = "category_view"
+            s.path, _ = _pattern(s.tokens, s.kind, s.locale)
+            s.why[0] = (f"id-shaped like {ref.template} but {s.distinct} values seen {rate:.1f} "
+                        f"times each against {ref.distinct} seen {ref_rate:.1f} times: a listing")
+            s.confidence = 0.6
+    return items
 
 
 def _merge(items: list[Suggestion]) -> list[Suggestion]:
@@ -424,12 +501,14 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
     def make(kind: str, conf: float, reason: str, *, meth: str | tuple[str, ...] = method,
              proposed: bool = True, query: dict[str, str] | None = None,
              capture: dict[str, str] | None = None, priority: int = 0) -> Suggestion:
-        path, _ = _pattern(tokens, kind, locale)
+        path, conds = _pattern(tokens, kind, locale)
         return Suggestion(kind, path, meth, round(min(conf, 1.0), 2), [reason, *why], count,
-                          share, distinct, examples, query or {}, capture or {}, priority,
-                          template, proposed)
+                          share, distinct, examples, {**conds, **(query or {})}, capture or {},
+                          priority, template, proposed, tokens, locale,
+                          _has(words, PRODUCT) or _has(words, CATEGORY))
 
-    first = _ext(tokens[0])[0].lower() if tokens and not tokens[0].startswith("<") else ""
+    first = (_ext(tokens[0])[0].lower()
+             if tokens and not tokens[0].startswith(("<", "?")) else "")
     if first in IGNORE_FIRST:
         ign = make("ignore", 0.9, f"first segment {first!r} is an API/admin/static/account path",
                    meth="*")
@@ -501,6 +580,11 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
     skey = next((k for k in SEARCH_KEYS if key_hits.get(k, 0) / count >= SEARCH_KEY_SHARE), None)
     if skey is None and search_word:
         skey = next((k for k in SEARCH_KEYS if k in key_hits), None)
+    if skey is None:
+        # A search key on a page that is not only a search page (``/?s=``): the rule needs the
+        # key, so it only decides requests that carry it; the values must be words.
+        skey = next((k for k in SEARCH_KEYS if key_hits.get(k, 0) >= SEARCH_MIN_HITS and len(
+            [v for v in key_vals.get(k, ()) if any(c.isalpha() for c in v)]) >= 3), None)
     if search_word or skey:
         conf = (0.5 if search_word else 0.0) + (0.4 if skey else 0.0) + 0.1
         reason = " and ".join(x for x in (f"search word {search_word!r}" if search_word else "",
@@ -510,16 +594,45 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
             kw = {"query": {skey: "*"}, "capture": {"query": skey}}
         results.append(make("search", conf, reason, **kw))
     else:
-        page, conf, reason = _page_kind(tokens, words, distinct)
+        page, conf, reason = _page_kind(tokens, words, distinct, count)
         if page is not None:
             results.append(make(page, conf, reason))
+        else:
+            results.extend(_query_page(words, key_hits, key_vals, count, make))
     results.extend(_price_rules(tokens, locale, key_hits, key_vals, count, make))
     return results or [make("page", 0.0, "no kind recognised: counted as a page view",
                             proposed=False)]
 
 
+def _query_page(words: list[str], key_hits: dict[str, int], key_vals: dict[str, set[str]],
+                count: int, make: Any) -> list[Suggestion]:
+    """Product or category pages addressed by query keys (``product.php?id=12``,
+    ``index.php?route=product/product&product_id=42``): a product or category word in the path
+    or dispatch value, and an id key present in at least 80 % of the hits."""
+    def key(pattern: re.Pattern[str]) -> str | None:
+        for k, n in sorted(key_hits.items(), key=lambda kv: -kv[1]):
+            if n / count >= 0.8 and pattern.search(k) and all(
+                    v[:1].isalnum() for v in key_vals.get(k, ())):
+                return k
+        return None
+
+    pw = _has(words, PRODUCT)
+    cw = _has(words, CATEGORY)
+    if pw and not cw:
+        k = key(_ID_KEY)
+        if k is not None:
+            return [make("product_view", 0.75, f"product word {pw!r}; id key {k!r}",
+                         query={k: "*"}, capture={"product": k})]
+    if cw:
+        k = key(_CAT_KEY) or key(_ID_KEY)
+        if k is not None:
+            return [make("category_view", 0.7, f"category word {cw!r}; key {k!r}",
+                         query={k: "*"}, capture={"category": k})]
+    return []
+
+
 def _page_kind(tokens: tuple[str, ...], words: list[str],
-               distinct: int) -> tuple[str | None, float, str]:
+               distinct: int, count: int) -> tuple[str | None, float, str]:
     slots = [t.split(">")[0] + ">" for t in tokens if t.startswith("<")]
     if not slots:
         return None, 0.0, ""
@@ -539,8 +652,14 @@ def _page_kind(tokens: tuple[str, ...], words: list[str],
         product += 2
         reasons_p.append(f"last segment is an id ({last})")
     elif last == VAR:
-        category += 1.5
-        reasons_c.append("last segment is a word slug")
+        per_value = count / max(distinct, 1)
+        if distinct >= 20 and per_value <= 3.0:
+            # Long tail: many values, each seen a few times, as product pages are.
+            product += 2
+            reasons_p.append(f"{distinct} values seen {per_value:.1f} times each (long tail)")
+        else:
+            category += 1.5
+            reasons_c.append("last segment is a word slug")
         if len(slots) > 1 and all(s == VAR for s in slots):
             category += 1
             reasons_c.append("nested word slugs")
@@ -564,7 +683,7 @@ def _price_rules(tokens: tuple[str, ...], locale: bool, key_hits: dict[str, int]
     out = []
     for key, vals in key_vals.items():
         low = key.lower()
-        if low in SORT_KEYS:
+        if low in SORT_KEYS or _SORTISH.search(low):
             price_vals = sorted(v for v in vals if any(w in v.lower() for w in PRICE_WORDS[:4]))
             if price_vals:
                 out.append(make("price_sort_or_filter", 0.85,
