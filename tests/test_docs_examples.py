@@ -32,7 +32,7 @@ def _blocks(lang: str) -> list[tuple[str, int, str]]:
 
 
 def _params(lang: str) -> list[object]:
-    params = []
+    params: list[object] = []
     for name, line, body in _blocks(lang):
         marks = [pytest.mark.xfail(strict=True, reason="README uses `methods`; field is `method`")
                  ] if KNOWN_BAD in body else []
