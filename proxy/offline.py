@@ -142,13 +142,15 @@ def _access_log_records(paths: list[str], preset: str | None, notes: list[str],
     bots = BotGate()
     counts = AccessLogCounts()
     for path in paths:
+        one = AccessLogCounts()
         with _open_text(path) as fh:
-            yield from replay_log(_progress(fh, path), routes, counts, pseudonym=codec.pseudonym,
+            yield from replay_log(_progress(fh, path), routes, one, pseudonym=codec.pseudonym,
                                   is_bot=lambda a: bots.verdict(a.encode(), True, True)
                                   is not None)
-        msg = nothing_parsed(counts, path)
+        msg = nothing_parsed(one, path)
         if msg is not None:
             raise UsageError(msg)
+        counts.add(one)
     notes.append(f"access logs replayed through {label}: {counts.lines} lines, "
                  f"{counts.events} events, {counts.malformed} malformed lines skipped, "
                  f"{counts.errors} 4xx/5xx, {counts.redirects} redirected page views, "

@@ -82,19 +82,19 @@ def cmd_suggest(argv: list[str]) -> int:
     counts = AccessLogCounts()
     decided = 0
     for path in args.logs:
-        before = sum(counts.formats.values())
+        one = AccessLogCounts()
         with _open(path) as fh:
-            for line in parse_lines(fh, counts, args.cookie):
+            for line in parse_lines(fh, one, args.cookie):
                 if table is not None and table.which(line.method, line.path, line.query):
                     decided += 1
                     continue
                 actor = line.session or (line.client + "\x00" + line.agent)
                 miner.add(line.method, line.path, line.query.decode("latin-1"), line.status,
                           actor, line.ts)
-        if sum(counts.formats.values()) == before:
-            msg = nothing_parsed(counts, path)
-            if msg is not None or counts.lines:
-                raise UsageError(msg or f"{path}: no line is an access-log line in a known format")
+        msg = nothing_parsed(one, path)
+        if msg is not None:
+            raise UsageError(msg)
+        counts.add(one)
     suggestions = miner.suggest()
     formats = ", ".join(f"{k} {v}" for k, v in sorted(counts.formats.items()))
     header = [

@@ -87,6 +87,15 @@ class AccessLogCounts:
     examples: list[str] = field(default_factory=list)
     formats: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: AccessLogCounts) -> None:
+        """Add ``other``'s counts (one file's) to these (a run's)."""
+        for name in ("lines", "events", "malformed", "no_event", "errors", "redirects", "bots",
+                     "approximated", "untimed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.examples = (self.examples + other.examples)[:3]
+        for k, v in other.formats.items():
+            self.formats[k] = self.formats.get(k, 0) + v
+
 
 @dataclass(frozen=True, slots=True)
 class LogLine:

@@ -92,6 +92,11 @@ def test_a_real_revisit_still_counts_after_the_echo_window() -> None:
     assert st.v[PV_TOTAL] == 2.0 and st.v[REVISITS] == 1.0
     st.apply(ShopperEvent(EventKind.PRODUCT_VIEW, 200.0, "p1"))  # same page, much later
     assert st.v[PV_TOTAL] == 3.0 and st.v[REVISITS] == 2.0
+    st.apply(ShopperEvent(EventKind.PRODUCT_VIEW, 201.0, "p1"))  # a reload: no add before it
+    assert st.v[PV_TOTAL] == 4.0 and st.v[REVISITS] == 3.0
+    st.apply(ShopperEvent(EventKind.WISHLIST_ADD, 202.0, "p1"))
+    st.apply(ShopperEvent(EventKind.PRODUCT_VIEW, 203.0, "p1"))  # after the wishlist redirect
+    assert st.v[PV_TOTAL] == 4.0 and st.v[REVISITS] == 3.0
 
 
 def test_startup_logs_the_rules_loaded_per_source(tmp_path: Path,

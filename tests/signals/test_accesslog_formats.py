@@ -82,3 +82,13 @@ def test_redirected_pages_make_no_event_but_redirected_actions_do() -> None:
     recs = list(replay_log(lines, RouteTable.from_config("demo"), counts, pseudonym=str))
     assert [r["kind"] for r in recs] == ["cart_add", "product_view"]
     assert counts.redirects == 2
+
+
+def test_counts_add_up_file_by_file() -> None:
+    a, b = AccessLogCounts(), AccessLogCounts()
+    list(replay_log([f'1.2.3.4 - - {T} "GET / HTTP/1.1" 200 1', "junk"],
+                    RouteTable.from_config("demo"), a, pseudonym=str))
+    list(replay_log([f'1.2.3.4 - - {T} "GET /x HTTP/1.1" 404 1'],
+                    RouteTable.from_config("demo"), b, pseudonym=str))
+    a.add(b)
+    assert (a.lines, a.malformed, a.errors, a.formats) == (3, 1, 1, {"common": 2})
