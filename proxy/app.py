@@ -186,7 +186,8 @@ def build_runtime(config: Any = None) -> Runtime:
         recorder=recorder,
     )
     model_dir = Path(settings.model_dir) if settings.model_dir else settings.data_path() / "models"
-    engine.unmatched = UnmatchedRoutes()  # bounded; drained when the admin API asks
+    # Bounded; drained when the admin API asks.
+    engine.unmatched = UnmatchedRoutes(sniff=settings.sniff_page_types)
     registry = ModelRegistry(model_dir, engine.activate, model_file=settings.model)
     engine.registry = registry
     admin = build_admin(settings, engine)

@@ -88,6 +88,7 @@ class Decision:
     winner: int = -1
     runner: int = -1
     confidence: float = 0.0
+    sniff: str | None = None  # the path whose HTML answer the unmatched-routes sample reads
 
 
 class Fetch(NamedTuple):
@@ -321,8 +322,11 @@ class Engine:
             self.metrics.bots[bot] += 1
             return None
         unmatched = self.unmatched
+        sniff = None
         if unmatched is not None and (event is None or event.kind is _PAGE_VIEW):
-            unmatched.offer(method, path, query_string, now)  # a counter; sometimes an append
+            # A counter; sometimes an append; rarely (sniffing on) a request for its HTML.
+            if unmatched.offer(method, path, query_string, now):
+                sniff = path
         ident = self.reader.read(cookie_values)
         opts = self.options
         set_cookies: list[tuple[bytes, bytes]] = []
@@ -384,7 +388,7 @@ class Engine:
                     pseudonyms.clear()
                 pseudonyms[device] = profile
         decision = Decision(session, device, state, event, [], set_cookies, key=key, pid=pid,
-                            secure=secure)
+                            secure=secure, sniff=sniff)
         active = self.active
         if active is None:
             return decision

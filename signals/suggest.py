@@ -148,6 +148,7 @@ class _PathStats:
     keys: dict[str, set[str]] = field(default_factory=dict)  # query key -> some values
     key_hits: dict[str, int] = field(default_factory=dict)  # query key -> requests with it
     example: str = ""
+    markup: dict[str, int] | None = None  # page kind read from sniffed HTML -> responses
 
 
 class Miner:
@@ -210,6 +211,18 @@ class Miner:
                 t = self._last_post.pop(actor, None)
                 if t is not None and 0.0 <= ts - t <= PRG_WINDOW:
                     st.after_post += count
+
+    def markup(self, method: str, path: str, kind: str) -> None:
+        """Evidence from a response's HTML (``signals.pagetype``): this path is a ``kind`` page.
+        Counted only for a path already seen."""
+        if len(path) > 1:
+            path = path.rstrip("/") or "/"
+        st = self.paths.get((method, path))
+        if st is None:
+            return
+        if st.markup is None:
+            st.markup = {}
+        st.markup[kind] = st.markup.get(kind, 0) + 1
 
     def suggest(self) -> list[Suggestion]:
         return mine(self.paths, self.requests)
@@ -595,6 +608,20 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
         results.append(make("search", conf, reason, **kw))
     else:
         page, conf, reason = _page_kind(tokens, words, distinct, count)
+        marked: dict[str, int] = {}
+        for st in stats:
+            for k, n in (st.markup or {}).items():
+                marked[k] = marked.get(k, 0) + n
+        said = max(marked, key=lambda k: marked[k]) if marked else None
+        if said is not None:
+            seen = f"page markup says {said} in {marked[said]} of {sum(marked.values())} " \
+                   "sniffed responses"
+            if page is None:
+                page, conf, reason = said, 0.6 if marked[said] >= 2 else 0.45, seen
+            elif page == said:
+                conf, reason = conf + 0.1, f"{reason}; {seen}"
+            else:
+                reason = f"{reason}; but {seen}"
         if page is not None:
             results.append(make(page, conf, reason))
         else:

@@ -95,3 +95,50 @@ def test_merchandiser_page_shows_unmatched_routes_and_suggests_rules(proxy: str)
             assert not page.inner_text("#error")
         finally:
             browser.close()
+
+
+def test_page_kind_reads_schema_org_og_type_and_cart_forms() -> None:
+    from signals.pagetype import page_kind
+
+    ld = (b'<script type="application/ld+json">{"@context":"https://schema.org",'
+          b'"@type":"BreadcrumbList"}</script><script type="application/ld+json">'
+          b'{"@type": "Product", "name": "Lamp"}</script>')
+    assert page_kind(ld) == "product_view"
+    assert page_kind(b'<div itemscope itemtype="https://schema.org/ItemList">') == "category_view"
+    assert page_kind(b'{"@type":"SearchResultsPage"}') == "search"
+    assert page_kind(b'<meta property="og:type" content="product">') == "product_view"
+    assert page_kind(b'<meta content="og:product" property="og:type">') == "product_view"
+    assert page_kind(b'<form method="post" action="/bag/items">') == "product_view"
+    assert page_kind(b'<meta property="og:type" content="website"><h1>About</h1>') is None
+    assert page_kind(b"x" * 20000 + b'{"@type":"Product"}') is None  # past the bytes read
+
+
+async def _goods(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = (b'<!doctype html><html><head><script type="application/ld+json">{"@type":"Product"}'
+            b"</script></head><body>goods</body></html>")
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.mark.parametrize("sniff", [False, True])
+def test_sniffed_markup_is_evidence_for_a_template_words_cannot_name(
+        sniff: bool, make_proxy: Callable[..., str]) -> None:
+    with serve_in_thread(_goods) as origin:
+        proxy = make_proxy(origin, admin_token=TOKEN, bot_max_rate=1e9, preset="none",
+                           sniff_page_types=sniff, budget_ms=5000.0)
+        headers = {"user-agent": "Mozilla/5.0", "accept": "text/html", "accept-language": "en"}
+        with httpx.Client(base_url=proxy, headers=headers) as c:
+            for _ in range(4):
+                for slug in ("alpha", "bravo", "charlie", "delta", "echo"):
+                    assert c.get(f"/goods/{slug}").status_code == 200
+        body = httpx.get(f"{proxy}/_intentgate/api/routes/unmatched", headers=AUTH).json()
+    goods = next(t for t in body["templates"] if t["template"].startswith("/goods/"))
+    if sniff:
+        assert body["sniffed"] == 15  # three answers per path, five paths
+        assert goods["kind"] == "product_view" and "page markup says product_view" in \
+            goods["why"][0]
+    else:
+        assert body["sniffed"] == 0 and goods["kind"] == "page"
