@@ -108,9 +108,12 @@ SEARCH_KEYS = ("q", "query", "s", "search", "term", "keyword", "keywords", "k", 
                "searchterm", "search_query", "suche", "w", "qs", "sSearch")
 PRODUCT = _words("p product products produkt produkte item items artikel produit produits "
                  "prodotto producto dp pd detail")
-CATEGORY = _words("c category categories collections collection catalog catalogue kategorie "
-                  "kategorien categorie categoria shop department departments dept cat cats "
+CATEGORY = _words("c category categories collections collection kategorie "
+                  "kategorien categorie categoria department departments dept cat cats "
                   "browse l list listing range")
+# Store-root words: neither products nor categories (Oscar's /catalogue/<product>/ and
+# /catalogue/category/<slug>/), but kept literal.
+NEUTRAL = _words("catalog catalogue shop store")
 IGNORE_FIRST = _words(
     "api apis graphql ajax xhr rest wp-json v1 v2 v3 admin wp-admin backend administrator "
     "static assets media images img css js fonts _next build dist cdn-cgi _nuxt "
@@ -132,7 +135,7 @@ PRICE_WORDS = ("price", "preis", "prix", "precio", "prezzo", "cheap", "low", "hi
 PRICE_KEYS = re.compile(r"(?i)(?:^|[_.\[\-])(?:min|max)?_?(?:price|preis|prix)|^p(?:min|max)$"
                         r"|^price")
 VOCAB = CART | ADD | REMOVE | CHECKOUT | PURCHASE | ORDERWORDS | WISHLIST | COMPARE | REVIEW | \
-    DEAL | SEARCH | PRODUCT | CATEGORY | IGNORE_FIRST
+    DEAL | SEARCH | PRODUCT | CATEGORY | IGNORE_FIRST | NEUTRAL
 
 
 # -- collecting ------------------------------------------------------------------------------
@@ -522,14 +525,19 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
 
     first = (_ext(tokens[0])[0].lower()
              if tokens and not tokens[0].startswith(("<", "?")) else "")
-    if first in IGNORE_FIRST:
+    def ignore() -> list[Suggestion]:
         ign = make("ignore", 0.9, f"first segment {first!r} is an API/admin/static/account path",
                    meth="*")
         ign.path = "/" + tokens[0] + "/**" if len(tokens) > 1 else "/" + tokens[0]
         if locale:
             ign.path = "/**" + ign.path
         return [ign]
+
     is_get = method in ("GET", "HEAD")
+    # Pages under an API/account path are not page types; actions there still are (a cart add
+    # through /api/cart, a wishlist add under /accounts/): those are read first.
+    if first in IGNORE_FIRST and is_get:
+        return ignore()
     ok_share = good / count
     cart = _has(words, CART)
     purchase = _has(words, PURCHASE)
@@ -551,8 +559,13 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
             return [make("cart_remove", 0.8 if remove else 0.7,
                          f"{method} to a cart path ({cart!r}"
                          + (f", {remove!r})" if remove else ")"))]
+        add = _has(words, ADD)
+        chk = _has(words, CHECKOUT)
+        if cart and chk and not add and method == "POST":
+            # /carts/mine/payment-information: a checkout step on the cart, not an add.
+            return [make("checkout_step", 0.7 * ok_share,
+                         f"POST to a checkout path ({chk!r}) of the cart ({cart!r})")]
         if cart and method in ("POST", "PUT"):
-            add = _has(words, ADD)
             conf = 0.9 if add else 0.75
             return [make("cart_add", conf * ok_share, f"{method} to a cart path ({cart!r}"
                          + (f", {add!r})" if add else ")"))]
@@ -563,7 +576,8 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
         chk = _has(words, CHECKOUT)
         if chk and method == "POST":
             return [make("checkout_step", 0.8 * ok_share, f"POST to a checkout path ({chk!r})")]
-        return None  # unmatched non-GET requests make no event anyway
+        # Unmatched non-GET requests make no event anyway.
+        return ignore() if first in IGNORE_FIRST else None
     if not is_get:
         return None
     add_q = next((k for k in key_hits if k.lower().replace("_", "-") in ("add-to-cart",
@@ -675,6 +689,13 @@ def _page_kind(tokens: tuple[str, ...], words: list[str],
     if cw:
         category += 2
         reasons_c.append(f"category word {cw!r}")
+    # The word right before the capture says most (/catalogue/category/<slug_12>).
+    parent = _ext(tokens[-2])[0].lower() if len(tokens) > 1 and tokens[-1].startswith("<") \
+        and not tokens[-2].startswith(("<", "?")) else ""
+    if parent in PRODUCT:
+        product += 1.5
+    elif parent in CATEGORY:
+        category += 1.5
     if last in _IDLIKE:
         product += 2
         reasons_p.append(f"last segment is an id ({last})")

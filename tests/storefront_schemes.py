@@ -1,5 +1,5 @@
-"""Access logs of six public storefront URL schemes (Shopify, Magento 2, Shopware 6, WooCommerce,
-OpenCart, PrestaShop), each line labelled with the kind a careful owner would give it, plus
+"""Access logs of seven public storefront URL schemes (Shopify, Magento 2, Shopware 6,
+WooCommerce, OpenCart, PrestaShop, django-oscar), each line labelled with the kind a careful owner would give it, plus
 scanner noise. ``routes suggest`` is checked against these labels: its heuristics must hold on
 schemes it was not written for (none of them is tests/altshop.py's)."""
 
@@ -60,7 +60,8 @@ def magento(r: random.Random, buy: bool) -> list[Row]:
         out += [("POST", f"/checkout/cart/add/uenc/aHR0cHM6Ly9leGFtcGxlLmNvbS8,/product/{pid}/",
                  302, "cart_add"),
                 ("GET", "/checkout/cart/", 200, None), ("GET", "/checkout/", 200, "checkout_step"),
-                ("POST", "/rest/default/V1/carts/mine/payment-information", 200, None),
+                ("POST", "/rest/default/V1/carts/mine/payment-information", 200,
+                 "checkout_step"),
                 ("GET", "/checkout/onepage/success/", 200, "purchase")]
     out.append(("GET", "/customer/section/load/?sections=cart", 200, None))
     return out
@@ -153,6 +154,41 @@ def prestashop(r: random.Random, buy: bool) -> list[Row]:
     return out
 
 
+def oscar(r: random.Random, buy: bool) -> list[Row]:
+    """django-oscar's default URLs (the framework shop of the issue that asked for this)."""
+    out: list[Row] = [("GET", "/", 302, None), ("GET", "/en-gb/", 200, None)]
+    for _ in range(r.randint(2, 6)):
+        cat = f"{r.choice(CATS)}_{r.randint(2, 9)}"
+        out.append(("GET", f"/en-gb/catalogue/category/{cat}/", 200, "category_view"))
+        if r.random() < .3:
+            out.append(("GET", f"/en-gb/catalogue/category/{cat}/?sort_by=price-asc", 200,
+                        "price_sort_or_filter"))
+        pid = r.randint(1, 300)
+        product = f"/en-gb/catalogue/{r.choice(W)}-{r.choice(N)}_{pid}/"
+        out.append(("GET", product, 200, "product_view"))
+        if r.random() < .2:
+            out.append(("GET", f"/en-gb/catalogue/{r.choice(W)}-{r.choice(N)}_{pid}/reviews/",
+                        200, "review_view"))
+        if r.random() < .3:
+            out.append(("GET", f"/en-gb/search/?q={r.choice(N)}", 200, "search"))
+        if r.random() < .1:
+            out.append(("GET", "/en-gb/offers/", 200, "deal_view"))
+    if buy:
+        pid = r.randint(1, 300)
+        out += [("POST", f"/en-gb/basket/add/{pid}/", 302, "cart_add"),
+                ("GET", f"/en-gb/catalogue/x_{pid}/", 200, "product_view"),
+                ("POST", f"/en-gb/accounts/wishlists/add/{pid}/", 302, "wishlist_add"),
+                ("GET", "/en-gb/basket/", 200, None),
+                ("GET", "/en-gb/checkout/", 302, None),
+                ("GET", "/en-gb/checkout/shipping-address/", 200, "checkout_step"),
+                ("POST", "/en-gb/checkout/shipping-address/", 302, "checkout_step"),
+                ("GET", "/en-gb/checkout/preview/", 200, "checkout_step"),
+                ("POST", "/en-gb/checkout/preview/", 302, "checkout_step"),
+                ("GET", "/en-gb/checkout/thank-you/", 200, "purchase")]
+    out.append(("GET", "/en-gb/accounts/login/", 200, None))
+    return out
+
+
 def noise(r: random.Random) -> list[Row]:
     """What scanners and broken links add to every shop's log."""
     probe = r.choice(["/wp-login.php", "/.env", "/admin/config.php", "/xmlrpc.php",
@@ -163,7 +199,7 @@ def noise(r: random.Random) -> list[Row]:
 
 SCHEMES: dict[str, Callable[[random.Random, bool], list[Row]]] = {
     "shopify": shopify, "magento": magento, "shopware": shopware, "woocommerce": woocommerce,
-    "opencart": opencart, "prestashop": prestashop,
+    "opencart": opencart, "prestashop": prestashop, "oscar": oscar,
 }
 
 
