@@ -1,7 +1,7 @@
 """Access logs of seven public storefront URL schemes (Shopify, Magento 2, Shopware 6,
-WooCommerce, OpenCart, PrestaShop, django-oscar), each line labelled with the kind a careful owner would give it, plus
-scanner noise. ``routes suggest`` is checked against these labels: its heuristics must hold on
-schemes it was not written for (none of them is tests/altshop.py's)."""
+WooCommerce, OpenCart, PrestaShop, django-oscar), each line labelled with the kind a careful owner
+would give it, plus scanner noise. ``routes suggest`` is checked against these labels: its
+heuristics must hold on schemes it was not written for (none is tests/altshop.py's)."""
 
 from __future__ import annotations
 
