@@ -6,7 +6,9 @@ setting: ``product/product&product_id=``, ``product/category&path=``, ``product/
 ``checkout/cart.add`` (4.0.2+), ``checkout/checkout``, ``checkout/success``, the wishlist's
 ``account/wishlist/add`` / ``account/wishlist.add``, and the listing sort ``sort=p.price``.
 OpenCart 4.0.0-4.0.1 separate methods with ``|`` (``checkout/cart|add``), which a query
-condition cannot name: those versions need a rule of their own. Rows marked *not verified*:
+condition cannot name: those versions need a rule of their own, as does a shop installed in a
+subfolder (``/shop/index.php``): the rows name ``/index.php`` only, so that they are looked up by
+their first segment rather than tried on every request. Rows marked *not verified*:
 SEO URLs (keywords per product and category) are a shop's own, so none is claimed;
 ``intentgate routes suggest`` finds them.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_FRONT = "/**/index.php"
+_FRONT = "/index.php"  # a shop in a subfolder adds its own rules (see docs/storefronts.md)
 
 RULES: tuple[dict[str, Any], ...] = (
     # --- verified: route= controllers ---------------------------------------------------------

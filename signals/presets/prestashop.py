@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_FRONT = "/**/index.php"
+_FRONT = "/index.php"
 
 RULES: tuple[dict[str, Any], ...] = (
     # --- verified: front controllers (friendly URLs off, and links that keep the query) -----
@@ -23,12 +23,14 @@ RULES: tuple[dict[str, Any], ...] = (
     {"name": "prestashop:category", "kind": "category_view", "path": _FRONT,
      "query": {"controller": "category", "id_category": "*"},
      "capture": {"category": "id_category"}},
-    {"name": "prestashop:search", "kind": "search", "path": "/**",
+    {"name": "prestashop:search", "kind": "search", "path": _FRONT,
      "query": {"controller": "search", "s": "*"}, "capture": {"query": "s"}},
-    {"name": "prestashop:cart-add", "kind": "cart_add", "method": ("GET", "POST"), "path": "/**",
+    {"name": "prestashop:friendly-search", "kind": "search", "path": "/search",
+     "query": {"controller": "search", "s": "*"}, "capture": {"query": "s"}},
+    {"name": "prestashop:cart-add", "kind": "cart_add", "method": ("GET", "POST"), "path": _FRONT,
      "query": {"controller": "cart", "add": "1"}, "capture": {"product": "id_product"}},
     {"name": "prestashop:cart-delete", "kind": "cart_remove", "method": ("GET", "POST"),
-     "path": "/**", "query": {"controller": "cart", "delete": "1"},
+     "path": _FRONT, "query": {"controller": "cart", "delete": "1"},
      "capture": {"product": "id_product"}},
     {"name": "prestashop:order", "kind": "checkout_step", "method": ("GET", "POST"),
      "path": _FRONT, "query": {"controller": "order"}},

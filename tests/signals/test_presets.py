@@ -313,7 +313,7 @@ SHOPWARE = [
 
 OPENCART = [
     C("GET", "/index.php?route=product/product&product_id=42", "product_view", product="42"),
-    C("GET", "/shop/index.php?route=product/product&path=20&product_id=42", "product_view"),
+    C("GET", "/index.php?route=product/product&path=20&product_id=42", "product_view"),
     C("GET", "/index.php?route=product/category&path=20_27", "category_view",
       category="20_27"),
     C("GET", "/index.php?route=product/category&path=20&sort=p.price&order=ASC",
