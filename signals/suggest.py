@@ -60,6 +60,7 @@ SEARCH_KEY_SHARE = 0.8
 SEARCH_MIN_HITS = 5
 PRG_WINDOW = 30.0  # seconds: a GET this soon after the visitor's POST "follows" it
 MAX_VALUES_PER_KEY = 16  # query values kept per key per path (for sort/price evidence)
+MAX_KEYS_PER_PATH = 64  # query keys counted per path (hostile URLs invent keys)
 MAX_ACTORS = 200_000
 EXAMPLES = 3
 
@@ -197,7 +198,7 @@ class Miner:
                 if n >= 32:
                     break
                 k, _, v = pair.partition("=")
-                if not k:
+                if not k or (k not in st.key_hits and len(st.key_hits) >= MAX_KEYS_PER_PATH):
                     continue
                 st.key_hits[k] = st.key_hits.get(k, 0) + count
                 vals = st.keys.get(k)

@@ -101,3 +101,12 @@ def test_output_is_a_config_that_compiles_and_explains_itself() -> None:
         comment = block.strip().splitlines()[-3:]
         assert comment[0].startswith("# ") and "confidence" in comment[0]
         assert comment[1].startswith("# why: ") and comment[2].startswith("# e.g. ")
+
+
+def test_memory_per_path_is_bounded_whatever_the_query_keys() -> None:
+    miner = Miner()
+    for i in range(500):
+        miner.add("GET", "/p/1", f"k{i}=a&v=b{i}")
+    st = miner.paths[("GET", "/p/1")]
+    assert len(st.key_hits) <= 64 and all(len(v) <= 16 for v in st.keys.values())
+    assert st.count == 500
