@@ -22,8 +22,9 @@ How a template gets a kind (the first that holds; each names its evidence):
   ``admin``, ``static``, ``account``, ``login``...).
 - purchase: a GET answered 2xx whose path has a confirmation word (thank-you, success,
   confirmation, order-received, complete, danke, merci...) *and* strong evidence: at least half of
-  its hits come right after the same visitor's POST (the place-order redirect), or the path also
-  names an order/checkout and carries an order id. Otherwise it is only listed, never proposed.
+  its hits come within 30 s of the same visitor's POST to a checkout/order/payment path (the
+  place-order redirect), or the path also names an order/checkout and carries an order id.
+  Otherwise it is only listed, never proposed.
 - cart_remove / cart_add: POST (or DELETE for removal) to a path with a cart word (cart, basket,
   bag, trolley, panier, warenkorb, carrito, carrello, winkelwagen, koszyk); removal needs a
   remove/delete word or the DELETE method. A GET of a cart page is a page view, not an add.
@@ -58,7 +59,7 @@ MIN_DISTINCT = 3  # different words under one parent that become one capture
 ROOT_DISTINCT = 20
 SEARCH_KEY_SHARE = 0.8
 SEARCH_MIN_HITS = 5
-PRG_WINDOW = 30.0  # seconds: a GET this soon after the visitor's POST "follows" it
+PRG_WINDOW = 30.0  # seconds: a GET this soon after the visitor's ordering POST "follows" it
 MAX_VALUES_PER_KEY = 16  # query values kept per key per path (for sort/price evidence)
 MAX_KEYS_PER_PATH = 64  # query keys counted per path (hostile URLs invent keys)
 MAX_ACTORS = 200_000
@@ -148,7 +149,7 @@ class _PathStats:
     ok: int = 0  # 2xx
     redirect: int = 0  # 3xx
     error: int = 0  # 4xx/5xx
-    after_post: int = 0  # GETs right after the same visitor's POST
+    after_post: int = 0  # GETs soon after the same visitor's checkout/order POST
     keys: dict[str, set[str]] = field(default_factory=dict)  # query key -> some values
     key_hits: dict[str, int] = field(default_factory=dict)  # query key -> requests with it
     example: str = ""
@@ -208,11 +209,12 @@ class Miner:
                     vals.add(v[:40])
         if actor is not None:
             if method == "POST":
-                if len(self._last_post) >= MAX_ACTORS:
-                    self._last_post.clear()
-                self._last_post[actor] = ts
+                if _ordering(example):
+                    if len(self._last_post) >= MAX_ACTORS:
+                        self._last_post.clear()
+                    self._last_post[actor] = ts
             elif method == "GET":
-                t = self._last_post.pop(actor, None)
+                t = self._last_post.get(actor)
                 if t is not None and 0.0 <= ts - t <= PRG_WINDOW:
                     st.after_post += count
 
@@ -230,6 +232,13 @@ class Miner:
 
     def suggest(self) -> list[Suggestion]:
         return mine(self.paths, self.requests)
+
+
+def _ordering(url: str) -> bool:
+    """A POST that may place an order: a checkout, order or payment word in its path or query
+    (``/checkout/place``, ``?wc-ajax=checkout``, ``/carts/mine/payment-information``)."""
+    words = re.split(r"[/?&=_.\-]+", url.lower())
+    return any(w in CHECKOUT or w in ORDERWORDS for w in words)
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -548,7 +557,8 @@ def _classify(method: str, tokens: tuple[str, ...], members: list[Any],
         strong = prg >= 0.5 or (order is not None and any(t in _IDLIKE for t in
                                                           (x.split(">")[0] + ">" for x in slots)))
         reason = (f"confirmation word {purchase!r}; {after_post} of {count} hits right after "
-                  f"the visitor's POST" + (f"; order word {order!r} with an id" if order else ""))
+                  f"the visitor's checkout POST"
+                  + (f"; order word {order!r} with an id" if order else ""))
         if strong and ok / count >= 0.8:
             conf = 0.6 + 0.3 * min(prg / 0.8, 1.0) + (0.1 if order else 0.0)
             return [make("purchase", conf, reason)]

@@ -110,3 +110,12 @@ def test_memory_per_path_is_bounded_whatever_the_query_keys() -> None:
     st = miner.paths[("GET", "/p/1")]
     assert len(st.key_hits) <= 64 and all(len(v) <= 16 for v in st.keys.values())
     assert st.count == 500
+
+
+def test_a_success_page_after_a_newsletter_post_is_no_purchase() -> None:
+    rows = []
+    for i in range(12):
+        rows += [("POST", "/newsletter/subscribe", 302, f"s{i}"),
+                 ("GET", "/newsletter/success", 200, f"s{i}")]
+    text = _mine(_lines(*rows))
+    assert 'kind = "purchase"' not in text and "/newsletter/success" in text
