@@ -30,7 +30,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, ProxyApp]]:
     with serve_in_thread(create_altshop(shop_log.append)) as shop:
         settings = load_settings(environ={}, overrides={
             "upstream": shop, "secret": "s" * 32, "data_dir": str(tmp_path), "min_events": 0,
-            "admin_token": "t" * 20, "bot_max_rate": 1e9, "preset": "none",
+            "admin_token": "t" * 32, "bot_max_rate": 1e9, "preset": "none",
             "rules": tuple(rules["rules"])})
         app = create_app(settings)
         kwargs = uvicorn_kwargs(ServerLimits())
