@@ -352,7 +352,10 @@ class Engine:
             if store.remote and not fetched and (pid is not None or ident.session is not None):
                 return Fetch(key, (now, event, session, device, set_cookies, pid, key, secure))
             state = store.create(key, now)
-        return self._finish(now, event, session, device, set_cookies, pid, key, secure, state)
+        decision = self._finish(now, event, session, device, set_cookies, pid, key, secure, state)
+        if sniff is not None and decision is not None:
+            decision.sniff = sniff
+        return decision
 
     def _finish(
         self, now: float, event: ShopperEvent | None, session: str, device: str,
@@ -388,7 +391,7 @@ class Engine:
                     pseudonyms.clear()
                 pseudonyms[device] = profile
         decision = Decision(session, device, state, event, [], set_cookies, key=key, pid=pid,
-                            secure=secure, sniff=sniff)
+                            secure=secure)
         active = self.active
         if active is None:
             return decision
