@@ -459,6 +459,12 @@ class AdminAPI:
 
     # -- the page --------------------------------------------------------------------------
 
+    async def routes_unmatched(self, scope: Scope, receive: Receive) -> Result:
+        engine = self.runtime.engine
+        if engine.unmatched is None:
+            raise HTTPError(409, "the unmatched-routes sample is off")
+        return 200, engine.unmatched.report(engine.routes), ()
+
     async def ui_redirect(self, scope: Scope, receive: Receive) -> Result:
         return 308, (b"text/plain", b"/_intentgate/ui/"), [(b"location", b"/_intentgate/ui/")]
 
@@ -504,6 +510,7 @@ _STATIC = {
     "ui/experiments.js": ("experiments.js", b"application/javascript; charset=utf-8"),
     "ui/scope.js": ("scope.js", b"application/javascript; charset=utf-8"),
     "ui/style.css": ("style.css", b"text/css; charset=utf-8"),
+    "ui/routes.js": ("routes.js", b"application/javascript; charset=utf-8"),
 }
 _UI_HEADERS = [
     (b"content-security-policy",
@@ -581,6 +588,7 @@ def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = N
     admin.add("GET", "api/profiles/*", drained(api.profile_merges))
     admin.add("POST", "api/profiles/*", drained(api.undo_merge), action="profile.undo_merge")
     admin.add("GET", "api/actions", drained(api.actions))
+    admin.add("GET", "api/routes/unmatched", api.routes_unmatched)
     static = resources.files("explain").joinpath("static")
     for path, (name, ctype) in _STATIC.items():
         admin.add("GET", path, _static_handler(ctype, static.joinpath(name).read_bytes()),

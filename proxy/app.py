@@ -28,6 +28,7 @@ from signals.bots import BotGate
 from signals.identity import IdentityCodec, IdentityReader
 from signals.routes import RouteTable
 from signals.store import MemoryStore
+from signals.unmatched import UnmatchedRoutes
 
 logger = logging.getLogger("intentgate")
 
@@ -139,6 +140,9 @@ def build_runtime(config: Any = None) -> Runtime:
         settings = load_settings(overrides=dict(config or {}))
     # Everything that can reject the settings runs before anything is written to disk.
     routes = RouteTable.from_config(settings.preset, list(settings.rules))
+    logger.info("route rules loaded: %s", ", ".join(
+        f"{n} from {'the config file' if src == 'rules' else src}"
+        for src, n in routes.counts_by_source().items()) or "none")
     secret = load_secret(settings)
     codec = IdentityCodec(secret)
     reader = IdentityReader(
@@ -182,6 +186,8 @@ def build_runtime(config: Any = None) -> Runtime:
         recorder=recorder,
     )
     model_dir = Path(settings.model_dir) if settings.model_dir else settings.data_path() / "models"
+    # Bounded; drained when the admin API asks.
+    engine.unmatched = UnmatchedRoutes(sniff=settings.sniff_page_types)
     registry = ModelRegistry(model_dir, engine.activate, model_file=settings.model)
     engine.registry = registry
     admin = build_admin(settings, engine)

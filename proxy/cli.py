@@ -1,4 +1,5 @@
-"""The ``intentgate`` command: serve, demo-shop, bench, fit, import, evaluate, fit-bundled, lift.
+"""The ``intentgate`` command: serve, demo-shop, bench, fit, import, evaluate, fit-bundled, lift,
+routes.
 
 Each flag is one settings field (``proxy.config``). A bad flag or value prints one line naming it
 and exits with status 2. ``serve`` never imports scikit-learn: the fitting code is imported inside
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         ("evaluate", "purchase rate by class for a model"),
         ("fit-bundled", "rebuild the bundled model from ../shared/data"),
         ("lift", "treatment vs holdout conversion by class (API or recorded events)"),
+        ("routes", "suggest route rules from access logs; test a request against the rules"),
     ):
         c = sub.add_parser(name, help=helptext, add_help=False)
         c.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -176,7 +178,7 @@ def _demo_shop(args: argparse.Namespace) -> int:
     return 0
 
 
-_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "fit-bundled", "lift")
+_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "fit-bundled", "lift", "routes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from proxy.lift_cli import main as lift_main
 
             return lift_main(argv[1:])
+        if argv[0] == "routes":
+            from proxy.routes_cli import main as routes_main
+
+            return routes_main(argv[1:])
         from proxy import offline
 
         return offline.main(argv[0], argv[1:])

@@ -119,6 +119,9 @@ class Settings(BaseModel):
     record_query_text: bool = True  # search terms in recorded events (off: dropped)
     record_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     record_keep: int = Field(10, ge=1)
+    # Read the markup (schema.org, og:type) of a few HTML answers of unmatched pages as evidence
+    # for the suggested rules (api/routes/unmatched); off by default.
+    sniff_page_types: bool = False
 
     # Store.
     store: Literal["memory", "redis"] = "memory"

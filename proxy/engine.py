@@ -23,7 +23,7 @@ from explain.headers import confidence_value, signals_value
 from explain.headers import warm as warm_signals_value
 from proxy.metrics import Metrics
 from signals.bots import BotGate
-from signals.events import EventKind, ShopperEvent
+from signals.events import PAGE_KINDS, EventKind, ShopperEvent
 from signals.features import FeatureExtractor
 from signals.identity import IdentityCodec, IdentityReader, set_cookie_value
 from signals.routes import RouteTable
@@ -45,6 +45,7 @@ SKIP_BOT = {
     "declared-crawler": b"bot: declared crawler", "automation": b"bot: automation user agent",
     "missing-browser-headers": b"bot: no browser headers", "rate": b"bot: too many requests",
 }
+_PAGE_VIEW = EventKind.PAGE_VIEW
 
 
 class ActiveModel:
@@ -94,6 +95,7 @@ class Decision:
     winner: int = -1
     runner: int = -1
     confidence: float = 0.0
+    sniff: str | None = None  # the path whose HTML answer the unmatched-routes sample reads
 
 
 class Fetch(NamedTuple):
@@ -182,6 +184,8 @@ class Engine:
         self.observer: Any = None
         # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
         self.experiments: Any = None
+        # signals.unmatched.UnmatchedRoutes: requests no rule decides (None: not sampled).
+        self.unmatched: Any = None
         self._log = _RateLimitedLog()
         # Why the last ``classify`` returned None; read by the caller before any await.
         self.skipped: bytes = b""
@@ -330,6 +334,12 @@ class Engine:
             self.metrics.bots[bot] += 1
             self.skipped = SKIP_BOT.get(bot, b"bot")
             return None
+        unmatched = self.unmatched
+        sniff = None
+        if unmatched is not None and (event is None or event.kind is _PAGE_VIEW):
+            # A counter; sometimes an append; rarely (sniffing on) a request for its HTML.
+            if unmatched.offer(method, path, query_string, now):
+                sniff = path
         ident = self.reader.read(cookie_values)
         opts = self.options
         set_cookies: list[tuple[bytes, bytes]] = []
@@ -355,7 +365,10 @@ class Engine:
             if store.remote and not fetched and (pid is not None or ident.session is not None):
                 return Fetch(key, (now, event, session, device, set_cookies, pid, key, secure))
             state = store.create(key, now)
-        return self._finish(now, event, session, device, set_cookies, pid, key, secure, state)
+        decision = self._finish(now, event, session, device, set_cookies, pid, key, secure, state)
+        if sniff is not None and decision is not None:
+            decision.sniff = sniff
+        return decision
 
     def _finish(
         self, now: float, event: ShopperEvent | None, session: str, device: str,
@@ -436,13 +449,16 @@ class Engine:
         self, decision: Decision | None, status: int, identify: bytes | None,
         order_value: bytes | None = None,
     ) -> None:
-        """Response side: undo the event of a page that did not exist; count an outcome (with
-        the origin's order value); accept an identify."""
+        """Response side: undo the event of a page that did not exist or redirected; count an
+        outcome (with the origin's order value); accept an identify."""
         if decision is None:
             return
         if self.experiments is not None and decision.active is not None:
             self.experiments.on_response(decision, status, order_value)
-        if decision.event is not None and status >= 400:
+        # 4xx/5xx: the page did not exist. 3xx: a redirect is not a page the shopper saw (the
+        # page it leads to counts); actions (cart add, checkout POST...) count on 2xx and 3xx.
+        if decision.event is not None and (
+                status >= 400 or (status >= 300 and decision.event.kind in PAGE_KINDS)):
             decision.state.revert(decision.event)
             self.store.changed(decision.key)
             self.metrics.reverted_events += 1

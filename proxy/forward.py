@@ -373,9 +373,15 @@ class ForwardApp:
     async def _relay(self, conn: UpstreamConnection, send: Send,
                      receive: Receive | None, decision: Any = None) -> None:
         headers = conn.headers
+        sniff = None
         if self.engine is not None:
             self._response_side(decision, conn.status, conn.identify, headers,
                                 conn.order_value)
+            # The unmatched-routes sample asked for this page's HTML (rare; off by default).
+            sniff = decision.sniff if decision is not None else None
+            if sniff is not None and (conn.status != 200 or not any(
+                    n.lower() == b"content-type" and b"html" in v.lower() for n, v in headers)):
+                sniff = None
         start = {"type": "http.response.start", "status": conn.status, "headers": headers}
         if conn.no_body:
             await send(start)
@@ -384,6 +390,9 @@ class ForwardApp:
         if conn.done or conn.chunks:
             # Head and the first body bytes arrived together: hand them on back to back.
             first = await conn.read_chunk()
+            if sniff is not None and first:
+                self.engine.unmatched.body("GET", sniff, first)
+                sniff = None
             await send(start)
             if first is None:
                 await send(_END)
@@ -412,6 +421,9 @@ class ForwardApp:
                     return
                 if chunk is None:
                     break
+                if sniff is not None and chunk:
+                    self.engine.unmatched.body("GET", sniff, chunk)
+                    sniff = None
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         finally:
             if watcher is not None:

@@ -144,7 +144,7 @@ class IntentGateMiddleware:
 class _ResponseHook:
     """The ``send`` the wrapped app sees: fixes up ``http.response.start`` once."""
 
-    __slots__ = ("send", "engine", "decision", "mw", "skipped")
+    __slots__ = ("send", "engine", "decision", "mw", "skipped", "sniff")
 
     def __init__(
         self, send: Send, engine: Engine, decision: Decision | None, mw: IntentGateMiddleware
@@ -154,8 +154,13 @@ class _ResponseHook:
         self.decision = decision
         self.mw = mw
         self.skipped = b""
+        self.sniff = decision.sniff if decision is not None else None
 
     async def __call__(self, message: Message) -> None:
+        if self.sniff is not None and message["type"] == "http.response.body":
+            # The unmatched-routes sample asked for this page's HTML: its first chunk, once.
+            self.engine.unmatched.body("GET", self.sniff, bytes(message.get("body", b"")))
+            self.sniff = None
         if message["type"] == "http.response.start":
             identify_name = self.mw._identify
             order_name = self.mw._order_value
@@ -182,6 +187,9 @@ class _ResponseHook:
                     out.extend(decision.headers)
             elif self.skipped:
                 out.append((self.engine.h_skipped, self.skipped))  # X-Intent-Skipped: why
+            if self.sniff is not None and (message["status"] != 200 or not any(
+                    n.lower() == b"content-type" and b"html" in v.lower() for n, v in out)):
+                self.sniff = None
             message = dict(message)
             message["headers"] = out
         await self.send(message)

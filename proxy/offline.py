@@ -129,32 +129,55 @@ def _read_events(paths: list[str], skipped: _Skipped) -> Iterator[tuple[str, Sho
                     skipped.add(f"{path}:{n}")
 
 
-def _read_access_logs(paths: list[str], preset: str,
-                      notes: list[str]) -> Iterator[tuple[str, ShopperEvent]]:
-    import secrets
-
-    from signals.accesslog import AccessLogCounts, replay_log
-    from signals.bots import BotGate
+def _routes(preset: str | None, config: str | None) -> tuple[Any, str]:
+    """The route table ``serve`` builds from ``--config`` and ``--preset`` (a flag beats the
+    file, as for ``serve``), and words naming it for the report."""
+    from proxy.config import ConfigError, load_settings
     from signals.errors import RuleError
-    from signals.identity import IdentityCodec
     from signals.routes import RouteTable
 
+    if preset is not None and preset.endswith(".toml"):
+        raise UsageError(f"--preset takes a preset name; for the rules file use --config {preset}")
     try:
-        routes = RouteTable.from_config(preset)
-    except RuleError as exc:
+        settings = load_settings(config_file=config, overrides={"preset": preset})
+        routes = RouteTable.from_config(settings.preset, settings.rules)
+    except (ConfigError, RuleError) as exc:
         raise UsageError(str(exc)) from None
+    label = f"preset {settings.preset!r}"
+    if config is not None:
+        label = f"the {len(settings.rules)} rules of {config} and {label}"
+    return routes, label
+
+
+def _access_log_records(paths: list[str], preset: str | None, notes: list[str],
+                        config: str | None = None) -> Iterator[dict[str, Any]]:
+    import secrets
+
+    from signals.accesslog import AccessLogCounts, nothing_parsed, replay_log
+    from signals.bots import BotGate
+    from signals.identity import IdentityCodec
+
+    routes, label = _routes(preset, config)
     codec = IdentityCodec(secrets.token_bytes(32))  # session keys never leave this run
     bots = BotGate()
     counts = AccessLogCounts()
     for path in paths:
+        one = AccessLogCounts()
         with _open_text(path) as fh:
-            for rec in replay_log(_progress(fh, path), routes, counts, pseudonym=codec.pseudonym,
+            yield from replay_log(_progress(fh, path), routes, one, pseudonym=codec.pseudonym,
                                   is_bot=lambda a: bots.verdict(a.encode(), True, True)
-                                  is not None):
-                yield record_to_event(rec)
-    notes.append(f"access logs replayed through preset {preset!r}: {counts.lines} lines, "
+                                  is not None)
+        msg = nothing_parsed(one, path)
+        if msg is not None:
+            raise UsageError(msg)
+        counts.add(one)
+    notes.append(f"access logs replayed through {label}: {counts.lines} lines, "
                  f"{counts.events} events, {counts.malformed} malformed lines skipped, "
-                 f"{counts.errors} 4xx/5xx, {counts.bots} bot lines")
+                 f"{counts.errors} 4xx/5xx, {counts.redirects} redirected page views, "
+                 f"{counts.bots} bot lines")
+    if counts.untimed:
+        notes.append(f"{counts.untimed} lines had no time stamp (uvicorn's default format): "
+                     "one second each, in file order")
     if counts.approximated:
         notes.append(f"{counts.approximated} events had no session field: visits approximated "
                      "by client address + user agent with a 30-minute gap")
@@ -173,6 +196,12 @@ def _load_model_file(path: str) -> Any:
         raise UsageError(f"{path} is not an intentgate model: {exc}") from None
 
 
+def _read_access_logs(paths: list[str], preset: str | None, notes: list[str],
+                      config: str | None = None) -> Iterator[tuple[str, ShopperEvent]]:
+    for rec in _access_log_records(paths, preset, notes, config):
+        yield record_to_event(rec)
+
+
 def _extractor() -> FeatureExtractor:
     names, transforms = zip(*DEFAULT_FEATURES, strict=True)
     return FeatureExtractor(names, transforms)
@@ -182,14 +211,27 @@ def _extractor() -> FeatureExtractor:
 
 
 def cmd_import(argv: list[str]) -> int:
-    ap = Parser(prog="intentgate import", description="Convert a real dataset into event "
-                "JSONL (the input of `intentgate fit`).")
-    ap.add_argument("--format", required=True, choices=sorted(IMPORTERS),
+    ap = Parser(prog="intentgate import", description="Convert a real dataset, or a shop's "
+                "access log, into event JSONL (the input of `intentgate fit`).")
+    ap.add_argument("--format", required=True, choices=sorted([*IMPORTERS, "access-log"]),
                     help="the dataset's format (required)")
     ap.add_argument("file", help="the dataset file (gzip ok; - reads standard input)")
     ap.add_argument("--out", default="-", help="event JSONL to write; - is standard output")
+    ap.add_argument("--config", default=None,
+                    help="access-log: the shop's config file (rules, preset), as for serve")
+    ap.add_argument("--preset", default=None,
+                    help="access-log: route preset (default: the config's, or auto)")
     args = ap.parse_args(argv)
     counts = Counts()
+    if args.format == "access-log":
+        notes: list[str] = []
+        records = list(_access_log_records([args.file], args.preset, notes, args.config))
+        with (sys.stdout.buffer if args.out == "-" else open(args.out, "wb")) as sink:
+            for rec in records:
+                sink.write(dumps(rec))
+        for note in notes:
+            print(f"access-log: {note}", file=sys.stderr)
+        return 0
     out: IO[bytes] = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
     try:
         with _open_text(args.file) as fh:
@@ -291,14 +333,16 @@ def cmd_fit(argv: list[str]) -> int:
     ap.add_argument("--created-at", help="ISO time stamped in the model (default: last event)")
     ap.add_argument("--input", choices=("events", "access-log"), default="events",
                     help="event JSONL (default) or nginx/Apache combined access logs")
-    ap.add_argument("--preset", default="auto", help="route preset to replay access logs with")
+    ap.add_argument("--preset", help="route preset to replay access logs with (default: the "
+                    "config's, or auto)")
+    ap.add_argument("--config", help="the shop's config file (rules, preset), as for serve")
     args = ap.parse_args(argv)
     if not 2 <= args.min_k <= args.max_k <= 20:
         raise UsageError("need 2 <= --min-k <= --max-k <= 20")
     skipped = _Skipped()
     notes: list[str] = []
     if args.input == "access-log":
-        sessions = group(_read_access_logs(args.events, args.preset, notes))
+        sessions = group(_read_access_logs(args.events, args.preset, notes, args.config))
     else:
         sessions = group(_read_events(args.events, skipped))
     if not sessions:
@@ -334,15 +378,23 @@ def cmd_evaluate(argv: list[str]) -> int:
     ap = Parser(prog="intentgate evaluate", description="Purchase rate by class for a model, "
                 "from the events before each session's first purchase.")
     ap.add_argument("model", help="model JSON (from intentgate fit)")
-    ap.add_argument("events", nargs="+", help="event JSONL files (gzip ok)")
+    ap.add_argument("events", nargs="+", help="event JSONL files (gzip ok), or access logs")
     ap.add_argument("--label", choices=("purchase",), default="purchase",
                     help="the outcome measured")
     ap.add_argument("--min-events", type=int, default=1,
                     help="leave out sessions with fewer events before the outcome")
+    ap.add_argument("--input", choices=("events", "access-log"), default="events",
+                    help="what the files are")
+    ap.add_argument("--preset", default=None, help="route preset to replay access logs with")
+    ap.add_argument("--config", default=None,
+                    help="the shop's config file (rules, preset), as for serve")
     args = ap.parse_args(argv)
     model = _load_model_file(args.model)
     skipped = _Skipped()
-    sessions = group(_read_events(args.events, skipped))
+    if args.input == "access-log":
+        sessions = group(_read_access_logs(args.events, args.preset, [], args.config))
+    else:
+        sessions = group(_read_events(args.events, skipped))
     ex = FeatureExtractor(model.feature_names, model.transforms)
     rep = replay(sessions, ex, before_outcome=True)
     if rep.X.shape[0] == 0:

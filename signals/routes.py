@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from signals.errors import RuleError, validation_reason
 from signals.events import EventKind, ShopperEvent
-from signals.presets import PRESET_RULES, preset_rules
+from signals.presets import EXPLICIT_RULES, PRESET_RULES, preset_rules
 
 PRESETS: tuple[str, ...] = ("auto", "none", *PRESET_RULES)
 
@@ -239,7 +239,7 @@ class RouteTable:
         if preset == "auto":
             base = tuple(r for name in PRESET_RULES for r in preset_rules(name))
         elif preset != "none":
-            base = preset_rules(preset)
+            base = preset_rules(preset) + EXPLICIT_RULES.get(preset, ())
         return cls.from_specs(
             rules, source="rules", base=base, base_source=f"preset {preset}", max_text=max_text
         )
@@ -301,6 +301,14 @@ class RouteTable:
     def labels(self) -> tuple[str, ...]:
         """Rule labels in the order they are tried (for startup logs and the admin page)."""
         return tuple(r.label for r in self._rules)
+
+    def counts_by_source(self) -> dict[str, int]:
+        """Rules per source (``{"rules": 12, "preset auto": 80}``), for the startup log."""
+        out: dict[str, int] = {}
+        for r in self._rules:
+            source = r.label.split("[", 1)[0]
+            out[source] = out.get(source, 0) + 1
+        return out
 
     # -- internals ------------------------------------------------------------------------
 

@@ -38,9 +38,17 @@ PV_TOTAL = _N_COUNTERS + 10  # raw product views
 REVISITS = _N_COUNTERS + 11  # raw product views of an already-seen product
 DISTINCT_P = _N_COUNTERS + 12
 DISTINCT_C = _N_COUNTERS + 13
-LAST_NEW_PRODUCT = _N_COUNTERS + 14  # hash of the product the last view added (for revert)
+LAST_NEW_PRODUCT = _N_COUNTERS + 14  # the last product page's hash (revert, echoes; below)
 _SIZE = _N_COUNTERS + 15
 
+# A product page shown again within this many seconds of its own view, after a cart or wishlist
+# add and no other page in between, is the same visit to the page (POST-redirect-GET).
+ECHO_S = 10.0  # seconds
+# LAST_NEW_PRODUCT: +h the last product page added product h, -h it revisited h; + _ACTED
+# (sign kept) when a cart/wishlist add followed; _ECHO + h after an echo of h.
+_ECHO = float(2**33)
+_ACTED = float(2**34)
+_ACTIONS = frozenset({int(EventKind.CART_ADD), int(EventKind.WISHLIST_ADD)})
 PRODUCT_RING = 32
 CATEGORY_RING = 16
 RATE_HALF_LIFE = 30.0
@@ -124,6 +132,17 @@ class SessionState:
             v[STARTED] = t
         kind = int(ev.kind)
         cap = self.config.dwell_cap
+        if kind == _PRODUCT_VIEW and ev.product and self._is_echo(ev, t):
+            # The product page shown again a few seconds after its own view and an action on it
+            # (a cart or wishlist add), with no other page in between: the GET that follows the
+            # action's POST-redirect. The shopper never left the page: not a revisit, not
+            # another view.
+            v[LAST_NEW_PRODUCT] = _ECHO + abs(v[LAST_NEW_PRODUCT]) % _ECHO
+            return
+        if kind in _ACTIONS:
+            last = v[LAST_NEW_PRODUCT]
+            if last != 0.0 and abs(last) < _ECHO:  # an action on the product page just shown
+                v[LAST_NEW_PRODUCT] = last + (_ACTED if last > 0.0 else -_ACTED)
         if kind == _DWELL:
             # A client beacon measured the dwell: it replaces the gap estimate for that page.
             if v[LAST_WAS_PRODUCT] == 1.0 and v[BEACON_DWELL] == 0.0:
@@ -144,13 +163,15 @@ class SessionState:
         if kind != _PAGE_VIEW:
             v[kind] += 1.0
         v[EVENTS] += 1.0
-        v[LAST_NEW_PRODUCT] = 0.0
+        if kind in _PAGE_KINDS:
+            v[LAST_NEW_PRODUCT] = 0.0  # actions (cart add...) keep the last product page's
         if kind == _PRODUCT_VIEW and ev.product:
             h = _hash(ev.product)
             v[PV_TOTAL] += 1.0
             ring = self.products
             if h in ring:
                 v[REVISITS] += 1.0
+                v[LAST_NEW_PRODUCT] = -float(h)
             else:
                 slot = int(v[DISTINCT_P]) % PRODUCT_RING
                 ring[slot] = h
@@ -171,6 +192,9 @@ class SessionState:
         kind = int(ev.kind)
         if kind == _DWELL:
             return
+        if kind == _PRODUCT_VIEW and _ECHO <= v[LAST_NEW_PRODUCT] < _ACTED:
+            v[LAST_NEW_PRODUCT] -= _ECHO  # an echo changed nothing else
+            return
         f = self.decay_factor(ev.ts)  # the +1 made at ev.ts is worth f now
         if kind != _PAGE_VIEW:
             v[kind] = max(v[kind] - f, 0.0)
@@ -178,7 +202,7 @@ class SessionState:
         if kind == _PRODUCT_VIEW and ev.product:
             h = _hash(ev.product)
             v[PV_TOTAL] = max(v[PV_TOTAL] - 1.0, 0.0)
-            if v[LAST_NEW_PRODUCT] == float(h):
+            if v[LAST_NEW_PRODUCT] % _ACTED == float(h):
                 slot = (int(v[DISTINCT_P]) - 1) % PRODUCT_RING
                 if self.products[slot] == h:
                     self.products[slot] = 0
@@ -186,6 +210,15 @@ class SessionState:
                 v[LAST_NEW_PRODUCT] = 0.0
             else:
                 v[REVISITS] = max(v[REVISITS] - 1.0, 0.0)
+                v[LAST_NEW_PRODUCT] = 0.0
+
+    def _is_echo(self, ev: ShopperEvent, t: float) -> bool:
+        v = self.v
+        last = v[LAST_NEW_PRODUCT]
+        if abs(last) < _ACTED or v[LAST_WAS_PRODUCT] != 1.0 or not (
+                0.0 <= t - v[LAST_PAGE] <= ECHO_S):
+            return False
+        return abs(last) % _ECHO == float(_hash(ev.product or ""))
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -10,7 +10,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from signals.presets import bigcommerce, demo, generic, magento, sfra, shopify, woocommerce
+from signals.presets import (
+    bigcommerce,
+    demo,
+    generic,
+    magento,
+    opencart,
+    prestashop,
+    sfra,
+    shopify,
+    shopware,
+    woocommerce,
+)
 
 Rules = tuple[Mapping[str, Any], ...]
 
@@ -23,9 +34,18 @@ PRESET_RULES: Mapping[str, Rules] = MappingProxyType(
         "woocommerce": woocommerce.RULES,
         "bigcommerce": bigcommerce.RULES,
         "sfra": sfra.RULES,
+        "prestashop": prestashop.RULES,
+        "shopware": shopware.RULES,
+        "opencart": opencart.RULES,
         "generic": generic.RULES,
     }
 )
+
+# Rules used only when a shop names the preset, left out of "auto": their shape also fits other
+# platforms' pages.
+EXPLICIT_RULES: Mapping[str, Rules] = MappingProxyType({
+    "prestashop": prestashop.EXPLICIT_RULES,
+})
 
 
 def preset_rules(name: str) -> Rules:
