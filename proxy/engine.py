@@ -324,6 +324,7 @@ class Engine:
         secure: bool,
         fetched: bool = False,
     ) -> Decision | Fetch | None:
+        self.skipped = b""
         now = self.clock()
         event = self.routes.match(method, path, query_string, now)
         if event is None and self.routes.is_ignored(path):

@@ -279,6 +279,9 @@ class ForwardApp:
             if decision is not None:
                 for name, value in decision.headers:
                     parts += (name, b": ", value, b"\r\n")
+            elif self._expose and engine.skipped:
+                # Read before any await: the reason is this request's (X-Intent-Skipped).
+                decision = _Skip((engine.h_skipped, engine.skipped))
         if content_length is not None:
             if content_length > self.max_body_bytes:
                 await self._send_error(send, BodyTooLarge(), decision)
@@ -435,6 +438,9 @@ class ForwardApp:
         """What the middleware's response hook does, on the header list built in the one walk
         over the origin's headers (the identify header was taken out there): the engine
         hears the status and the identify value, our cookies (and exposed headers) join."""
+        if decision.__class__ is _Skip:
+            headers.append(decision.header)
+            return
         engine = self.engine
         try:
             engine.on_response(decision, status, identify, order_value)
@@ -549,3 +555,14 @@ class _Splice(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer is not None and not self.peer.is_closing():
             self.peer.close()
+
+
+class _Skip:
+    """An unclassified request's reason, carried to its response as ``X-Intent-Skipped`` (only
+    with exposed headers); stands where a decision would."""
+
+    __slots__ = ("header",)
+    sniff = None
+
+    def __init__(self, header: tuple[bytes, bytes]) -> None:
+        self.header = header
