@@ -359,6 +359,9 @@ class ForwardApp:
                     raise BodyTooLarge()
                 if conn.closed or conn.head_done:
                     # The origin answered (or hung up) early: stop sending, read its answer.
+                    # The body is cut short, so the origin would read the next request as the
+                    # rest of it: this connection carries no other request.
+                    conn.keep_alive = False
                     if not more:
                         return
                     continue

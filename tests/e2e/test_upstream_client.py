@@ -65,6 +65,7 @@ class RawOrigin:
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
         self.connections = 0
         self.requests: list[bytes] = []
+        self.bodies: list[bytes] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -140,6 +141,64 @@ def test_stale_keepalive_connection_is_never_retried_for_post(
         assert r.status_code == 502
         time.sleep(0.2)
         assert origin.requests.count(b"POST /order HTTP/1.1") == 1
+
+
+def _answer_before_the_body(conn: socket.socket, origin: RawOrigin) -> None:
+    # Answers a POST as soon as its head is in (a redirect, not reading the form), then drains
+    # the body its Content-Length announced, as an HTTP/1.1 server must before it reads the
+    # next request on the connection (or hangs up after a second of silence).
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        line, _, fields = head.partition(b"\r\n")
+        origin.requests.append(line)
+        if line.startswith(b"POST "):
+            conn.sendall(b"HTTP/1.1 303 See Other\r\nlocation: /next\r\n"
+                         b"content-length: 0\r\n\r\n")
+            length = next(int(f.split(b":")[1]) for f in fields.split(b"\r\n")
+                          if f.lower().startswith(b"content-length:"))
+            conn.settimeout(1.0)
+            try:
+                while len(buf) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+            except TimeoutError:
+                return
+            finally:
+                origin.bodies.append(buf[:length])
+            conn.settimeout(None)
+            buf = buf[length:]
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+
+
+def test_a_connection_whose_request_body_was_cut_short_is_not_reused(
+    forward_to: Callable[..., str],
+) -> None:
+    def slow_body() -> Iterator[bytes]:
+        for _ in range(8):
+            time.sleep(0.05)  # the origin's early answer arrives while the body is going out
+            yield b"x" * 65536
+
+    with raw_origin(_answer_before_the_body) as origin:
+        proxy = forward_to(origin.url)
+        with httpx.Client() as client:
+            r = client.post(f"{proxy}/bag/items", content=slow_body(),
+                            headers={"content-length": str(8 * 65536)})
+            assert r.status_code == 303
+            nxt = client.get(f"{proxy}/next")
+        assert nxt.status_code == 200 and nxt.text == "ok"
+        # What the origin took for the POST's body is body, never the next request: a
+        # connection whose body was cut short is closed, not handed to the next request.
+        assert origin.bodies and all(set(b) <= {ord("x")} for b in origin.bodies)
+        assert origin.requests.count(b"GET /next HTTP/1.1") == 1
 
 
 # -- broken answers -------------------------------------------------------------------------
