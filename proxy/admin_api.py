@@ -287,12 +287,22 @@ class AdminAPI:
             if not _PSEUDONYM.match(ident):
                 raise HTTPError(400, "not a valid signed session id or a known pseudonym")
             # A decision's pseudonym this worker has no journal for: another worker or instance
-            # served it (shared journal), or its history is gone.
-            if shared is not None:
-                view, where = await shared.journal(ident)
-                if view is not None:
-                    return 200, self._scoped(self._shared_view(ident, view, now), where), ()
-            return await self._gone_session(scope)
+            # served it (the shared journal has it), or its history is gone.
+            view, where = (await shared.journal(ident)) if shared is not None else (None, None)
+            if view is None:
+                return await self._gone_session(scope)
+            profile = view.get("profile")
+            if isinstance(profile, str) and _PSEUDONYM.match(profile) and await profile_state(
+                    engine, profile, now) is not None:
+                # A signed-in shopper: the class the proxy uses now is the profile's.
+                out = await shopper_view(engine, self.governance, session=None,
+                                         profile=profile, now=now)
+                for key in ("timeline", "changes", "decisions"):
+                    out[key] = view[key]
+                out["session"] = ident
+                out["notes"] = [n for n in out["notes"] if n != HISTORY_GONE]
+                return 200, self._scoped(out, where), ()
+            return 200, self._scoped(self._shared_view(ident, view, now), where), ()
         entry = journal.get(session)
         try:
             out = await shopper_view(engine, self.governance, session=session,

@@ -218,7 +218,8 @@ def cmd_import(argv: list[str]) -> int:
     ap.add_argument("file", help="the dataset file (gzip ok; - reads standard input)")
     ap.add_argument("--out", default="-", help="event JSONL to write; - is standard output")
     ap.add_argument("--config", default=None,
-                    help="access-log: the shop's config file (rules, preset), as for serve")
+                    help="access-log: the shop's config file (rules, preset), as for serve "
+                         "(default: none)")
     ap.add_argument("--preset", default=None,
                     help="access-log: route preset (default: the config's, or auto)")
     args = ap.parse_args(argv)
@@ -335,7 +336,8 @@ def cmd_fit(argv: list[str]) -> int:
                     help="event JSONL (default) or nginx/Apache combined access logs")
     ap.add_argument("--preset", help="route preset to replay access logs with (default: the "
                     "config's, or auto)")
-    ap.add_argument("--config", help="the shop's config file (rules, preset), as for serve")
+    ap.add_argument("--config",
+                    help="the shop's config file (rules, preset), as for serve (default: none)")
     args = ap.parse_args(argv)
     if not 2 <= args.min_k <= args.max_k <= 20:
         raise UsageError("need 2 <= --min-k <= --max-k <= 20")
@@ -385,9 +387,11 @@ def cmd_evaluate(argv: list[str]) -> int:
                     help="leave out sessions with fewer events before the outcome")
     ap.add_argument("--input", choices=("events", "access-log"), default="events",
                     help="what the files are")
-    ap.add_argument("--preset", default=None, help="route preset to replay access logs with")
+    ap.add_argument("--preset", default=None,
+                    help="route preset to replay access logs with (default: the config's, "
+                         "or auto)")
     ap.add_argument("--config", default=None,
-                    help="the shop's config file (rules, preset), as for serve")
+                    help="the shop's config file (rules, preset), as for serve (default: none)")
     args = ap.parse_args(argv)
     model = _load_model_file(args.model)
     skipped = _Skipped()
