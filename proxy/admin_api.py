@@ -304,24 +304,26 @@ class AdminAPI:
                 return 200, self._scoped(out, where), ()
             return 200, self._scoped(self._shared_view(ident, view, now), where), ()
         entry = journal.get(session)
+        found: dict[str, Any] | None
         try:
-            out = await shopper_view(engine, self.governance, session=session,
+            found = await shopper_view(engine, self.governance, session=session,
                                      profile=entry.profile if entry else None, now=now)
         except LookupError as exc:
-            out = None
+            found = None
             miss = str(exc)
         where = None
         if shared is not None and entry is None:
             view, where = await shared.journal(self.governance.pseudonym("s:" + session))
             if view is not None:
-                if out is None:
-                    out = self._shared_view(self.governance.pseudonym("s:" + session), view, now)
+                if found is None:
+                    found = self._shared_view(self.governance.pseudonym("s:" + session), view,
+                                              now)
                 else:
                     for key in ("timeline", "changes", "decisions"):
-                        out[key] = view[key]
-        if out is None:
+                        found[key] = view[key]
+        if found is None:
             raise HTTPError(404, miss)
-        return 200, self._scoped(out, where), ()
+        return 200, self._scoped(found, where), ()
 
     def _shared_view(self, pseudonym: str, view: dict[str, Any], now: float) -> dict[str, Any]:
         """A session known only through the shared journal (another worker served it)."""
