@@ -382,7 +382,7 @@ class AdminAPI:
         note_action(scope, subject=codec.pseudonym("erasure:" + user))
         store: Any = engine.store
         profile = codec.pseudonym("u:" + user)
-        devices = store.devices_of(profile) if hasattr(store, "devices_of") else []
+        devices = store.devices_of(profile)
         profiles = {profile} | {codec.pseudonym("d:" + d) for d in devices}
         unlinked = sum(1 for d in devices if store.unlink(d))
         sessions = gov.journal.sessions_of(profiles)
@@ -551,7 +551,7 @@ def build_governance(runtime: Runtime) -> Governance:
         sink: Any
         if settings.store == "redis":
             # The store's client: same server or Cluster, same short deadlines.
-            client = engine.store.client  # type: ignore[attr-defined]
+            client = engine.store.client
             sink = RedisStreamSink(client, key=f"{settings.redis_prefix}:audit",
                                    maxlen=settings.audit_stream_maxlen,
                                    retention_s=retention)

@@ -94,7 +94,7 @@ class Runtime:
             self.engine.recorder.open()
         store = self.engine.store
         if store.remote:
-            await store.startup()  # type: ignore[attr-defined]
+            await store.startup()
         if self.forward is not None:
             await self.forward.startup()
         for service in self.services:
@@ -126,7 +126,7 @@ class Runtime:
         if self.forward is not None:
             await self.forward.aclose()
         if self.engine.store.remote:
-            await self.engine.store.aclose()  # type: ignore[attr-defined]
+            await self.engine.store.aclose()
         if self.engine.recorder is not None:
             self.engine.recorder.close()
 
@@ -213,7 +213,7 @@ def build_admin(settings: Settings, engine: Engine) -> AdminApp:
 
     guard = AdminGuard.from_settings(settings)
     audit = AdminAudit.from_settings(
-        settings, engine.store.client if settings.store == "redis" else None)  # type: ignore
+        settings, engine.store.client if settings.store == "redis" else None)
     engine.metrics.gauge("intentgate_admin_refusals", "Admin requests refused, by reason "
                          "(address, throttled, token, role, disabled).", guard.stats)
     engine.metrics.gauge("intentgate_admin_actions", "Admin action audit records written "

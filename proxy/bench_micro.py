@@ -190,12 +190,12 @@ def _redis_steps(cookies: list[bytes], n: int, url: str = "redis://127.0.0.1:637
             writer, reader = build_runtime(settings), build_runtime(settings)
             for rt in (writer, reader):
                 rt.registry.startup()
-                await rt.engine.store.startup()  # type: ignore[attr-defined]
+                await rt.engine.store.startup()
             try:
                 for i, c in enumerate(cookies):  # the sessions exist in Redis, not in reader
                     writer.engine.classify("GET", PATHS[i % 7][0], PATHS[i % 7][1], [c],
                                            BROWSER_UA, True, True, False)
-                await writer.engine.store.flush()  # type: ignore[attr-defined]
+                await writer.engine.store.flush()
                 engine = reader.engine
                 engine.observer = None  # as "whole classification step": no governance
 
@@ -225,7 +225,7 @@ def _redis_steps(cookies: list[bytes], n: int, url: str = "redis://127.0.0.1:637
                     **_pcts(local), "round_trips_per_request": round(trips / len(local), 4)}
             finally:
                 for rt in (writer, reader):
-                    await rt.engine.store.aclose()  # type: ignore[attr-defined]
+                    await rt.engine.store.aclose()
                 import redis
 
                 client = redis.Redis.from_url(url)

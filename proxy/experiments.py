@@ -340,7 +340,7 @@ def build_exporter(runtime: Runtime) -> Any:
     if settings.export_stream:
         if settings.store != "redis":
             raise ConfigError("export_stream=true needs store = redis")
-        sinks.append(RedisStreamExport(engine.store.client,  # type: ignore[attr-defined]
+        sinks.append(RedisStreamExport(engine.store.client,
                                        f"{settings.redis_prefix}:export",
                                        settings.export_stream_maxlen))
     if settings.export_webhook:

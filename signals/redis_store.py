@@ -768,6 +768,11 @@ class RedisStore:
         self.delete(PROFILE_PREFIX + profile)
         return 1
 
+    def devices_of(self, profile: str) -> list[str]:
+        """Raw device ids are never stored in Redis (only their pseudonyms, in ``P:{id}:d``):
+        there are none to give; ``erase_profile`` removes the devices' links itself."""
+        return []
+
     # -- metrics ------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:

@@ -8,7 +8,7 @@ and a demo. Stores are the one impure part of signals (they keep state across ca
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 from signals.state import (
     DEFAULT_CONFIG,
@@ -26,10 +26,19 @@ PROFILE_PREFIX = "p:"
 
 
 class ProfileStore(Protocol):
-    """What the engine needs from a store. ``remote`` stores may hold a key elsewhere: the
-    engine then awaits ``fetch`` once before creating it (``proxy.engine``)."""
+    """What the engine, the app's lifecycle and the admin surface need from a store: one seam,
+    so no caller asks which store it has. ``remote`` stores may hold a key elsewhere: the
+    engine then awaits ``fetch`` once before creating it (``proxy.engine``). ``client`` is the
+    shared server's client (the audit log and the export stream write through it), ``None``
+    for a store in this process."""
 
     remote: bool
+    client: Any
+
+    async def startup(self) -> None: ...
+    async def aclose(self, deadline: float = 2.0) -> None: ...
+    async def flush(self) -> None: ...
+    def devices_of(self, profile: str) -> list[str]: ...
 
     def get(self, key: str, now: float) -> SessionState | None: ...
     def create(self, key: str, now: float) -> SessionState: ...
@@ -108,6 +117,7 @@ class MemoryStore:
     """Bounded, TTL'd session states, profiles and device links for one process."""
 
     remote = False
+    client = None
 
     def __init__(
         self,
@@ -235,6 +245,17 @@ class MemoryStore:
 
     def devices_of(self, profile: str) -> list[str]:
         return [d for d, (p, _) in self._links.data.items() if p == profile]
+
+    # Lifecycle: nothing to connect, start or flush for a store in this process.
+
+    async def startup(self) -> None:
+        return None
+
+    async def aclose(self, deadline: float = 2.0) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
 
     def stats(self) -> dict[str, int]:
         s = self._states
