@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -19,6 +19,7 @@ import numpy.typing as npt
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from classifiers import requirements as _req
 from classifiers.errors import ArtifactError
 
 FORMAT: Literal[1] = 1
@@ -75,6 +76,15 @@ class Rule(_Frozen):
     recall: Unit = 0.0
 
 
+class Requirement(_Frozen):
+    """A behaviour a class rests on: the class is only given to a session whose raw value of
+    ``signal`` (before the feature transform and the scaler, e.g. the decayed ``cart_adds``
+    count) is at least ``min``."""
+
+    signal: Annotated[str, Field(pattern=_FEATURE)]
+    min: Annotated[float, Field(gt=0.0)]
+
+
 class ClassCard(_Frozen):
     slug: Annotated[str, Field(pattern=_SLUG)]
     display_name: Annotated[str, Field(min_length=1, max_length=80)]
@@ -85,6 +95,8 @@ class ClassCard(_Frozen):
     radius: Annotated[float, Field(gt=0.0)]
     characteristics: list[Characteristic] = []
     rules: list[Rule] = []
+    # Not strict: JSON gives a list; the runtime wants an immutable tuple.
+    requires: Annotated[tuple[Requirement, ...], Field(strict=False)] = ()
 
 
 class KScore(_Frozen):
@@ -126,7 +138,13 @@ class Model:
 
     Arrays are C-contiguous float64 and read-only: ``mean``/``inv_scale`` ``(d,)``,
     ``centroids`` ``(k, d)`` in scaled space, ``radius2`` ``(k,)`` (squared scaled distance
-    beyond which a point belongs to no class).
+    beyond which a point belongs to no class, measured one-sided: see ``sides``).
+
+    ``requirements`` holds each class's ``(signal, raw minimum)`` pairs (from the artifact, or
+    derived by ``classifiers.requirements`` when no class in it carries any:
+    ``requirements_derived``); ``req_bounds`` ``(k, d)`` the same minimums in transformed space
+    (``-inf``: none); ``sides`` ``(k, d)`` the direction (+1/-1/0) each class defines on each
+    feature, beyond which the radius rule ignores distance.
     """
 
     version: str
@@ -142,6 +160,10 @@ class Model:
     display_names: tuple[str, ...]
     class_header_values: tuple[bytes, ...]
     artifact: Artifact
+    requirements: tuple[tuple[tuple[str, float], ...], ...] = ()
+    requirements_derived: bool = False
+    req_bounds: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    sides: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def k(self) -> int:
@@ -166,10 +188,19 @@ class Model:
         return out
 
 
+def _dump(artifact: Artifact, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    """The artifact as JSON-ready data; a class's empty ``requires`` is left out, so artifacts
+    written before requirements existed keep their content hash (and version)."""
+    out: dict[str, Any] = artifact.model_dump(mode="json", exclude=exclude)
+    for card in out["classes"]:
+        if not card.get("requires"):
+            card.pop("requires", None)
+    return out
+
+
 def content_hash(artifact: Artifact) -> str:
     """sha256 hex of the canonical content without the ``version`` field."""
-    body = orjson.dumps(artifact.model_dump(mode="json", exclude={"version"}),
-                        option=orjson.OPT_SORT_KEYS)
+    body = orjson.dumps(_dump(artifact, exclude={"version"}), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()
 
 
@@ -215,7 +246,7 @@ def load_model(data: bytes | str, *, known_features: Collection[str] | None = No
 
 
 def _pretty(artifact: Artifact) -> bytes:
-    return orjson.dumps(artifact.model_dump(mode="json"),
+    return orjson.dumps(_dump(artifact),
                         option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -279,6 +310,17 @@ def _check(a: Artifact) -> None:
                 raise ArtifactError(
                     f"classes.{card.slug}: characteristic names unknown signal {ch.signal!r}"
                 )
+        seen: set[str] = set()
+        for req in card.requires:
+            if req.signal not in known:
+                raise ArtifactError(
+                    f"classes.{card.slug}: requirement names unknown signal {req.signal!r}"
+                )
+            if req.signal in seen:
+                raise ArtifactError(
+                    f"classes.{card.slug}: signal {req.signal!r} required twice"
+                )
+            seen.add(req.signal)
 
 
 def _array(values: Any, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
@@ -292,18 +334,35 @@ def _build(a: Artifact, names: tuple[str, ...]) -> Model:
     scale = np.asarray(a.scaler.scale, dtype=np.float64)
     radius = np.asarray([c.radius for c in a.classes], dtype=np.float64)
     slugs = tuple(c.slug for c in a.classes)
+    centroids = _array(a.centroids, (k, d))
+    transforms = tuple(f.transform for f in a.features)
+    reqs = tuple(tuple((r.signal, float(r.min)) for r in c.requires) for c in a.classes)
+    derived = not any(reqs)
+    if derived:
+        reqs = tuple(
+            _req.derive((c.slug, c.display_name, c.description), names, centroids[i].tolist())
+            for i, c in enumerate(a.classes)
+        )
+    req_bounds = _req.bounds(reqs, names, transforms)
+    sides = _req.sides(centroids, req_bounds)
+    req_bounds.flags.writeable = False
+    sides.flags.writeable = False
     return Model(
         version=a.version,
         created_at=a.created_at,
         feature_names=names,
-        transforms=tuple(f.transform for f in a.features),
+        transforms=transforms,
         mean=_array(a.scaler.mean, (d,)),
         inv_scale=_array(1.0 / scale, (d,)),
-        centroids=_array(a.centroids, (k, d)),
+        centroids=centroids,
         radius2=_array(radius * radius, (k,)),
         temperature=float(a.temperature),
         slugs=slugs,
         display_names=tuple(c.display_name for c in a.classes),
         class_header_values=tuple(s.encode("ascii") for s in slugs),
         artifact=a,
+        requirements=reqs,
+        requirements_derived=derived and any(reqs),
+        req_bounds=req_bounds,
+        sides=sides,
     )

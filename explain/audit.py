@@ -50,9 +50,11 @@ class AuditRecord:
     contributions: list[float]
     raw: list[float]
     x: list[float]
+    note: str | None = None  # e.g. why this record undoes an earlier class change
+    evidence: list[float] | None = None  # per signal: its pull toward the class given (>= 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "ts": self.ts, "session": self.session, "profile": self.profile,
             "model": self.model, "class": self.cls, "confidence": round(self.confidence, 4),
             "previous": self.previous, "changed": self.previous != self.cls,
@@ -63,6 +65,12 @@ class AuditRecord:
             ],
             "x": [round(v, 6) for v in self.x],
         }
+        if self.evidence is not None:
+            for item, e in zip(out["signals"], self.evidence, strict=True):
+                item["evidence"] = round(e, 6)
+        if self.note is not None:
+            out["note"] = self.note
+        return out
 
 
 class AuditPolicy:

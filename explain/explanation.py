@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
+from explain.headers import top_signals
 from signals.events import EventKind, ShopperEvent
 from signals.features import FeatureExtractor, raw_value
 from signals.state import SessionState
@@ -76,66 +77,91 @@ def in_words(name: str, value: float, session_minutes: float) -> str:
 
 def explain(
     model: Model, state: SessionState, now: float, *, min_events: int = 3,
-    scorer: Scorer | None = None,
+    scorer: Scorer | None = None, previous: str | None = None, switch_margin: float = 0.0,
 ) -> dict[str, Any]:
-    """The full explanation of ``state`` under ``model`` at ``now`` (JSON-ready).
+    """The full explanation of ``state`` under ``model`` at ``now`` (JSON-ready), for the class
+    the proxy gives: ``previous`` is the session's class before (hysteresis), ``switch_margin``
+    the proxy's setting.
 
-    ``signals`` is sorted by contribution, highest first; contributions add up to ``margin``
-    (``d²_runner − d²_winner``, scaled space) and ``share`` is ``contribution / margin``.
-    ``distances`` are Euclidean distances in scaled space; ``radius`` is the winner's.
+    ``signals`` is what a merchandiser reads: the signals the shopper showed (raw value not 0)
+    that pull toward the class given, as ``share``s of that positive evidence (each 0..1,
+    together 1), highest first, in words. ``attribution`` is the technical detail: for the
+    class given c and the runner-up r (nearest other class whose requirements hold) every
+    signal's ``(z_f − r_f)² − (z_f − c_f)²``, adding up to ``margin`` (scaled space).
+    ``requirements`` are the class's own, with the session's value; ``distances`` are
+    Euclidean distances in scaled space; ``radius`` is the class's (one-sided).
     """
-    scorer = scorer if scorer is not None else Scorer(model)
+    if scorer is None:
+        scorer = Scorer(model, switch_margin)
     x = FeatureExtractor(model.feature_names, model.transforms).vector(state, now)
-    winner, runner, confidence = scorer.score(x)
+    index = {slug: i for i, slug in enumerate(model.slugs)}
+    prev = index.get(previous, -1) if previous is not None else -1
+    cls, runner, confidence, _ = scorer.score(x, prev)
     d2 = scorer.d2.copy()
     contrib = scorer.contrib.copy()
-    margin = float(d2[runner] - d2[winner])
+    evidence = scorer.evidence.copy()
+    nearest = int(np.argmin(d2))
     minutes = raw_value(state, "session_minutes", now)
+    raw = {name: raw_value(state, name, now) for name in model.feature_names}
     reason = None
     if state.events_seen < min_events:
         reason = f"fewer than {min_events} events so far"
-    elif d2[winner] > model.radius2[winner]:
-        reason = "farther from every segment's centre than that segment's radius"
+    elif cls < 0:
+        if runner < 0:  # no class's requirements hold
+            reason = "the session shows none of the behaviours the segments rest on"
+        else:
+            reason = ("a combination of signals no segment covers: farther from the nearest "
+                      "segment's centre than its radius, in directions it does not define")
+    given = cls if reason is None else -1
+    total = float(evidence[evidence > 0.0].sum()) if given >= 0 else 0.0
     signals: list[dict[str, Any]] = []
-    for f, name in enumerate(model.feature_names):
-        value = raw_value(state, name, now)
-        c = float(contrib[f])
-        signals.append({
-            "signal": name, "raw_value": round(value, 4),
-            "in_words": in_words(name, value, minutes), "transformed": round(float(x[f]), 6),
-            "contribution": round(c, 6),
-            "share": round(c / margin, 4) if margin > 0 else None,
-        })
-    signals.sort(key=lambda s: -float(s["contribution"]))
+    if total > 0.0:
+        for f in np.argsort(-evidence, kind="stable").tolist():
+            if not evidence[f] > 0.0:
+                break
+            name = model.feature_names[f]
+            signals.append({
+                "signal": name, "raw_value": round(raw[name], 4),
+                "in_words": in_words(name, raw[name], minutes),
+                "share": round(float(evidence[f]) / total, 4),
+            })
+    margin = float(d2[runner] - d2[given]) if given >= 0 and runner >= 0 else 0.0
+    attribution: list[dict[str, Any]] = [
+        {"signal": name, "raw_value": round(raw[name], 4), "transformed": round(float(x[f]), 6),
+         "contribution": round(float(contrib[f]), 6) if given >= 0 else 0.0,
+         "margin_share": round(float(contrib[f]) / margin, 4) if margin > 0 else None}
+        for f, name in enumerate(model.feature_names)
+    ]
+    attribution.sort(key=lambda a: -a["contribution"])
+    show = given if given >= 0 else nearest
     return {
         "model": model.version,
-        "class": UNDETERMINED if reason else model.slugs[winner],
+        "class": UNDETERMINED if given < 0 else model.slugs[given],
         "undetermined_reason": reason,
-        "nearest": model.slugs[winner],
-        "runner_up": model.slugs[runner],
-        "confidence": round(float(confidence), 4) if reason is None else 0.0,
+        "nearest": model.slugs[nearest],
+        "runner_up": model.slugs[runner] if runner >= 0 and given >= 0 else None,
+        "confidence": round(float(confidence), 4) if given >= 0 else 0.0,
         "margin": round(margin, 6),
         "signals": signals,
+        "attribution": attribution,
+        "requirements": [
+            {"signal": sig, "min": m, "raw_value": round(raw[sig], 4), "holds": raw[sig] >= m}
+            for sig, m in model.requirements[show]
+        ] if model.requirements else [],
         "distances": {slug: round(math.sqrt(v), 4)
                       for slug, v in zip(model.slugs, d2.tolist(), strict=True)},
-        "radius": round(math.sqrt(float(model.radius2[winner])), 4),
+        "radius": round(math.sqrt(float(model.radius2[show])), 4),
     }
 
 
-def confidence_from(d2: npt.NDArray[np.float64], winner: int, temperature: float) -> float:
-    """The kernel's confidence recomputed from its ``d2`` buffer: softmax of ``-d2/T`` at c."""
-    return float(1.0 / np.exp(-(d2 - d2[winner]) / temperature).sum())
-
-
-def top_shares(
-    contrib: npt.NDArray[np.float64], margin: float, names: tuple[str, ...], n: int = 3
+def evidence_shares(
+    evidence: npt.NDArray[np.float64], names: tuple[str, ...], n: int = 3
 ) -> tuple[tuple[str, float], ...]:
-    """The ``n`` largest positive contributions as ``(name, share of margin)``."""
-    if not margin > 0.0:
-        return ()
-    order = np.argsort(-contrib, kind="stable")[:n]
-    return tuple((names[i], round(float(contrib[i]) / margin, 4))
-                 for i in order.tolist() if contrib[i] > 0.0)
+    """The ``n`` largest positive evidence values as ``(name, share of all positive
+    evidence)``, highest first, exactly as ``X-Intent-Signals`` states them (shares rounded
+    down to two decimals, a share under 0.01 left out): each in 0..1, together at most 1."""
+    return tuple((names[i], math.floor(share * 100.0) / 100.0)
+                 for i, share in top_signals(evidence, n) if share >= 0.01)
 
 
 # -- the per-session journal -------------------------------------------------------------------
@@ -250,6 +276,23 @@ class SessionJournal:
     @staticmethod
     def add_event(j: Journal, event: ShopperEvent) -> None:
         j.events.append(step_of(event))
+
+    @staticmethod
+    def undo(
+        j: Journal, ts: float, cls: str, event: ShopperEvent | None
+    ) -> tuple[bool, str | None]:
+        """Take out the class change to ``cls`` made at ``ts`` by an event that was undone (the
+        event itself stays in the timeline, marked undone by ``mark_undone``). Returns (whether
+        a change was taken out, the class before it); the session's current class goes back
+        only if nothing changed it since."""
+        for i in range(len(j.changes) - 1, -1, -1):
+            change = j.changes[i]
+            if change.ts == ts and change.cls == cls:
+                del j.changes[i]
+                if j.last_class == cls:
+                    j.last_class = change.previous
+                return True, change.previous
+        return False, None
 
     def get(self, session: str) -> Journal | None:
         return self._by_session.get(session)

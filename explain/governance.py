@@ -33,8 +33,8 @@ from explain.explanation import (
     UNDETERMINED,
     Change,
     SessionJournal,
+    evidence_shares,
     in_words,
-    top_shares,
 )
 from explain.live import LiveMix
 from explain.shadow import Shadow
@@ -69,6 +69,22 @@ class Observation(NamedTuple):
     x: npt.NDArray[np.float64] | None
     d2: npt.NDArray[np.float64] | None
     contrib: npt.NDArray[np.float64] | None
+    evidence: npt.NDArray[np.float64] | None = None  # per signal: pull toward the class given
+
+
+class Undo(NamedTuple):
+    """An event undone by the origin's 4xx/5xx answer, queued behind the decision it undoes:
+    the journal loses the event and the class change to ``slug`` made at ``now``, and the audit
+    log gets a record that says so."""
+
+    session: str
+    profile: str
+    now: float
+    event: ShopperEvent | None
+    slug: str
+    model: str
+    names: tuple[str, ...]
+    status: int
 
 
 class Governance:
@@ -100,7 +116,7 @@ class Governance:
         self.dropped = 0
         self.submitted = 0
         self.booked = 0
-        self._queue: deque[Observation] = deque()
+        self._queue: deque[Observation | Undo] = deque()
         self._armed = False
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -109,7 +125,7 @@ class Governance:
 
     # -- the request path ------------------------------------------------------------------
 
-    def submit(self, record: Observation) -> None:
+    def submit(self, record: Observation | Undo) -> None:
         """Queue one decision; never waits, never raises. A full queue drops and counts it."""
         queue = self._queue
         if len(queue) >= self.capacity:
@@ -171,7 +187,7 @@ class Governance:
                     self._logged_at = time.monotonic()
                     logger.error("governance bookkeeping failed: %r", exc)
                 continue
-            if shared is not None:
+            if shared is not None and not isinstance(rec, Undo):
                 shared.append((rec, change))
         self.booked += done
         if self._task is None:
@@ -217,9 +233,38 @@ class Governance:
         self._version = model.version
         self.drift = DriftMonitor(model, bucket_s=self.live.bucket_s, buckets=self.live.buckets)
 
-    def _book(self, rec: Observation) -> Change | None:
+    def undo(self, decision: Any, status: int) -> None:
+        """Queue the undo of ``decision``'s event and class change (request path: never waits;
+        ``decision`` is the engine's ``Decision``)."""
+        active = decision.active
+        self.submit(Undo(decision.session, decision.profile, decision.now,
+                         decision.event, decision.slug,
+                         active.version if active is not None else "",
+                         active.names if active is not None else (), status))
+
+    def _undo(self, rec: Undo) -> None:
+        j = self.journal.get(rec.session)
+        if j is None:
+            return
+        changed, previous = self.journal.undo(j, rec.now, rec.slug, rec.event)
+        if changed and self.audit is not None:
+            d = len(rec.names)
+            self.audit.submit(AuditRecord(
+                ts=rec.now, session=j.pseudonym, profile=rec.profile, model=rec.model,
+                cls=previous or UNDETERMINED, confidence=0.0, previous=rec.slug,
+                event=rec.event.kind.slug if rec.event is not None else None,
+                signals=rec.names, contributions=[0.0] * d, raw=[0.0] * d, x=[0.0] * d,
+                note=f"undone: the origin answered {rec.status}; the event and the class "
+                     f"change to {rec.slug} it caused do not count",
+            ))
+
+    def _book(self, rec: Observation | Undo) -> Change | None:
+        if isinstance(rec, Undo):
+            self._undo(rec)
+            return None
         (session, profile, now, event, slug, live_state, v, model, names, winner, runner,
-         confidence, x, d2, contrib) = rec
+         confidence, x, d2, contrib, *rest) = rec
+        evidence = rest[0] if rest else None
         # The state as the request saw it: its numbers copied then, its product rings shared.
         state = SessionState.__new__(SessionState)
         state.v, state.config = v, live_state.config
@@ -248,9 +293,9 @@ class Governance:
             return None
         shares: tuple[tuple[str, float], ...] = ()
         conf = 0.0
-        if scored and slug != UNDETERMINED and d2 is not None and contrib is not None:
+        if scored and slug != UNDETERMINED and evidence is not None:
             conf = confidence
-            shares = top_shares(contrib, float(d2[runner] - d2[winner]), names)
+            shares = evidence_shares(evidence, names)
         raw = [raw_value(state, n, now) for n in names]
         change = None
         if changed:
@@ -268,6 +313,7 @@ class Governance:
                 signals=names,
                 contributions=contrib.tolist() if scored and contrib is not None else [0.0] * d,
                 raw=raw, x=x.tolist() if scored and x is not None else [0.0] * d,
+                evidence=evidence.tolist() if scored and evidence is not None else None,
             ))
         return change
 

@@ -42,15 +42,14 @@ class Shadow:
         self.scorer.warm()
 
     def classify(self, state: SessionState, now: float) -> str:
-        """The candidate's class for ``state`` (same rules as the proxy: too few events or
-        beyond the nearest class's radius is ``undetermined``)."""
+        """The candidate's class for ``state`` (the proxy's rules without hysteresis: too few
+        events, no class whose requirements hold, or beyond the nearest such class's radius is
+        ``undetermined``)."""
         if state.events_seen < self.min_events:
             return UNDETERMINED
         self.extractor.extract(state, now, self.x)
-        winner, _, _ = self.scorer.score(self.x)
-        if self.scorer.d2[winner] > self.candidate.radius2[winner]:
-            return UNDETERMINED
-        return self.candidate.slugs[winner]
+        cls, _, _, _ = self.scorer.score(self.x)
+        return UNDETERMINED if cls < 0 else self.candidate.slugs[cls]
 
     def observe(self, state: SessionState, now: float, live_slug: str) -> str:
         """Score ``state`` with the candidate and count it against ``live_slug``."""

@@ -176,6 +176,7 @@ def build_runtime(config: Any = None) -> Runtime:
         min_events=settings.min_events,
         budget_ns=int(settings.budget_ms * 1e6),
         top_signals=settings.top_signals,
+        class_switch_margin=settings.class_switch_margin,
         half_life=settings.half_life,
         expose_headers=settings.expose_headers,
         trusted_hops=frozenset(settings.trusted_hops),

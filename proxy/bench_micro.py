@@ -88,7 +88,7 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
 
         from classifiers.artifact import load_model
         from classifiers.kernels import Scorer
-        from explain.headers import signals_value
+        from explain.headers import SignalsHeader
         from proxy.models import bundled_model_bytes
         from signals.features import FeatureExtractor
 
@@ -97,15 +97,13 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
         x = np.zeros(len(model.feature_names))
         out["feature extraction"] = _time(lambda i: ex.extract(state, 1e3 + n + i, x), n)
 
-        scorer = Scorer(model)
+        scorer = Scorer(model, 0.25, 3)
         scorer.warm()
         out["kernel incl. Python call"] = _time(lambda i: scorer.score(x), n)
 
-        w, r, _ = scorer.score(x)
-        margin = float(scorer.d2[r] - scorer.d2[w])
-        names = tuple(model.feature_names)
-        out["signals header value"] = _time(
-            lambda i: signals_value(scorer.contrib, margin, names, 3), n)
+        key = scorer.score(x)[3]
+        header = SignalsHeader(tuple(model.feature_names), 3)
+        out["signals header value"] = _time(lambda i: header(key, scorer.evidence), n)
     except Exception as exc:
         _skip(out, tuple(s for s in model_steps if s not in out), exc)
 

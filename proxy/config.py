@@ -98,6 +98,9 @@ class Settings(BaseModel):
     identify_header: str = "X-Intent-Identify"
     expose_headers: bool = False
     top_signals: int = Field(3, ge=1, le=16)
+    # Hysteresis: a session keeps its class until another is nearer by this fraction of the
+    # distance (0 = switch as soon as another class is nearer); docs/classes-and-explanations.md.
+    class_switch_margin: float = Field(0.25, ge=0.0, lt=1.0)
 
     # Identity.
     secret: str | None = None

@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
-from explain.headers import confidence_value, signals_value
+from classifiers.stability import ClassMemory
+from explain.headers import SignalsHeader, confidence_value
 from explain.headers import warm as warm_signals_value
 from proxy.metrics import Metrics
 from signals.bots import BotGate
@@ -58,19 +59,21 @@ class ActiveModel:
 
     __slots__ = (
         "model", "scorer", "extractor", "x", "version", "version_value", "class_values",
-        "undetermined_value", "names", "radius2",
+        "undetermined_value", "names", "radius2", "memory", "signals",
     )
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, switch_margin: float = 0.0, top_signals: int = 3) -> None:
         self.model = model
         self.version: str = model.version
         self.extractor = FeatureExtractor(model.feature_names, model.transforms)
-        self.scorer = Scorer(model)
+        self.scorer = Scorer(model, switch_margin, top_signals)
+        self.memory = ClassMemory()  # each session's class, for the scorer's hysteresis
         self.x: npt.NDArray[np.float64] = np.zeros(len(model.feature_names), dtype=np.float64)
         self.version_value = model.version.encode()
         self.class_values: tuple[bytes, ...] = tuple(s.encode() for s in model.slugs)
         self.undetermined_value = UNDETERMINED.encode()
         self.names: tuple[str, ...] = tuple(model.feature_names)
+        self.signals = SignalsHeader(self.names, top_signals)
         self.radius2 = model.radius2
 
 
@@ -94,6 +97,8 @@ class Decision:
     # What the kernel computed (winner -1: too few events, not scored); governance reads these.
     winner: int = -1
     runner: int = -1
+    cls: int = -1  # the class index given (-1: undetermined), and the session's before
+    prev_cls: int = -1
     confidence: float = 0.0
     sniff: str | None = None  # the path whose HTML answer the unmatched-routes sample reads
 
@@ -147,6 +152,7 @@ class EngineOptions:
     min_events: int = 3
     budget_ns: int = 2_000_000
     top_signals: int = 3
+    class_switch_margin: float = 0.0
     half_life: float = 600.0
     expose_headers: bool = False
     trusted_hops: frozenset[str] = frozenset()  # clients whose X-Forwarded-Proto is believed
@@ -216,7 +222,7 @@ class Engine:
 
     def activate(self, model: Model) -> ActiveModel:
         """Build and warm everything for ``model``, then swap it in with one assignment."""
-        active = ActiveModel(model)
+        active = ActiveModel(model, self.options.class_switch_margin, self.options.top_signals)
         active.scorer.warm()
         active.extractor.warm()
         warm_signals_value()
@@ -309,7 +315,8 @@ class Engine:
                     active.model,
                     active.names, d.winner, d.runner, d.confidence,
                     active.x.copy() if scored else None, sc.d2.copy() if scored else None,
-                    sc.contrib.copy() if scored else None))
+                    sc.contrib.copy() if scored else None,
+                    sc.evidence.copy() if scored else None))
         return decision
 
     def _classify(
@@ -426,20 +433,24 @@ class Engine:
             headers.append((self.h_confidence, b"0.00"))
         else:
             active.extractor.extract(state, now, active.x)
-            winner, runner, confidence = active.scorer.score(active.x)
-            decision.winner, decision.runner, decision.confidence = winner, runner, confidence
-            d2 = active.scorer.d2
-            if d2[winner] > active.radius2[winner]:
+            prev = active.memory.get(decision.key)
+            cls, runner, confidence, key = active.scorer.score(active.x, prev)
+            decision.prev_cls = prev
+            decision.cls = cls
+            # Governance reads winner >= 0 as "scored": the class given, else the nearest.
+            decision.winner = cls if cls >= 0 else int(active.scorer.d2.argmin())
+            decision.runner = runner
+            if cls != prev:
+                active.memory.set(decision.key, cls)
+            if cls < 0:
                 headers.append((self.h_class, active.undetermined_value))
                 headers.append((self.h_confidence, b"0.00"))
             else:
-                decision.slug = active.model.slugs[winner]
-                headers.append((self.h_class, active.class_values[winner]))
+                decision.slug = active.model.slugs[cls]
+                decision.confidence = confidence
+                headers.append((self.h_class, active.class_values[cls]))
                 headers.append((self.h_confidence, confidence_value(confidence)))
-                margin = float(d2[runner] - d2[winner])
-                value = signals_value(
-                    active.scorer.contrib, margin, active.names, self.options.top_signals
-                )
+                value = active.signals(key, active.scorer.evidence)
                 if value:
                     headers.append((self.h_signals, value))
         headers.append((self.h_model, active.version_value))
@@ -465,6 +476,12 @@ class Engine:
             self.metrics.reverted_events += 1
             if self.observer is not None:  # the merchandiser's timeline marks it undone
                 self.observer.reverted(decision.session, decision.event)
+            # The event is undone, so is the class change it caused (journal, audit, memory).
+            if decision.cls != decision.prev_cls and decision.active is not None:
+                decision.active.memory.restore(decision.key, decision.cls, decision.prev_cls)
+                undo = getattr(self.observer, "undo", None)
+                if undo is not None:
+                    undo(decision, status)
         elif decision.event is not None and self.recorder is not None:
             self.recorder.record(decision.session, decision.event)
         if identify is not None:

@@ -131,9 +131,9 @@ def counts_from_events(paths: list[str], model_path: str | None, name: str | Non
         cls = "undetermined"
         if cut and state.events_seen >= min_events:
             extractor.extract(state, events[cut - 1].ts, xa)
-            winner, _runner, _conf = scorer.score(xa)
-            if scorer.d2[winner] <= model.radius2[winner]:
-                cls = model.slugs[winner]
+            given = scorer.score(xa)[0]  # -1: undetermined (no hysteresis offline)
+            if given >= 0:
+                cls = model.slugs[given]
         entry = book.open(key, groups[key] == "holdout", model.version, cls)
         for ev in events[cut:]:
             if ev.kind in OUTCOME_BITS:

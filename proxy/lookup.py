@@ -110,7 +110,13 @@ async def shopper_view(
         last = float(state.v[RATE_AT])
         at = last if 0.0 < last <= now else now
         out["as_of"] = at
-        out.update(explain(model, state, at, min_events=engine.options.min_events))
+        # The class the proxy holds for the session (its hysteresis memory) as "previous":
+        # re-scoring the same state with it gives the class given at that request.
+        held = active.memory.get(PROFILE_PREFIX + profile if identified and profile is not None
+                                 else session if session is not None else "")
+        out.update(explain(model, state, at, min_events=engine.options.min_events,
+                           previous=model.slugs[held] if held >= 0 else None,
+                           switch_margin=engine.options.class_switch_margin))
         # Every segment's usual range, so the page can say "inside" or "outside" in words.
         out["radii"] = {slug: round(math.sqrt(float(r2)), 4)
                         for slug, r2 in zip(model.slugs, model.radius2.tolist(), strict=True)}

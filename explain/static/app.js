@@ -288,14 +288,15 @@ async function loadDecisions(more) {
         el("th", { class: "num" }, "Confidence"), el("th", {}, "Change"), el("th", {}, "Top signal")));
     }
     for (const d of body.decisions) {
-      const top = [...d.signals].sort((a, b) => b.contribution - a.contribution)[0];
+      // What the shopper did that pulls toward the class (evidence), never a signal at 0.
+      const top = [...d.signals].filter((s) => s.evidence > 0).sort((a, b) => b.evidence - a.evidence)[0];
       table.append(el("tr", {},
         el("td", {}, dateTime(d.ts)),
         el("td", {}, el("button", { type: "button", class: "link", onclick: () => lookup(d.session, "session", d.profile) }, d.session.slice(0, 10) + "…")),
         el("td", {}, nameOf(d.class)),
         el("td", { class: "num" }, pct(100 * d.confidence)),
         el("td", {}, d.changed ? `from ${nameOf(d.previous)}` : "no change"),
-        el("td", {}, top && top.contribution > 0 ? signalName(top.signal) : "—")));
+        el("td", {}, top ? signalName(top.signal) : "—")));
     }
     if (!more && !body.decisions.length) table.append(el("tr", {}, el("td", { colspan: 6 }, "No decisions recorded yet.")));
     decisionsCursor = body.next_cursor;
@@ -339,14 +340,14 @@ function renderSession(s) {
   if (s.signals) {
     const why = el("table", { class: "table", id: "session-signals" },
       el("tr", {}, el("th", {}, "Signal"), el("th", {}, "What the shopper did"), el("th", { class: "num" }, "Share of the decision"), el("th", {}, "")));
-    const shown = (s.signals || []).filter((x) => x.contribution > 0).slice(0, 6);
+    const shown = (s.signals || []).filter((x) => x.share > 0).slice(0, 6);
     for (const sig of shown) {
       why.append(el("tr", {}, el("td", {}, signalName(sig.signal)), el("td", {}, sig.in_words),
         el("td", { class: "num" }, sig.share === null ? "—" : pct(100 * sig.share)), el("td", {}, bar(sig.share || 0, 1))));
     }
-    const whyPanel = el("div", {}, el("h3", {}, `Why ${nameOf(s.nearest)} rather than ${nameOf(s.runner_up)}`), why,
-      el("p", { class: "hint" }, "Shares are of the gap between the two nearest segments; signals that point the other way " +
-        "are not listed, so the listed shares can add up to more than 100 %."));
+    const whyPanel = el("div", {}, el("h3", {}, `Why ${nameOf(s.class)}`), why,
+      el("p", { class: "hint" }, "Shares are of the evidence for this segment: only what this shopper did that pulls " +
+        "toward it is listed, so the shares add up to at most 100 %."));
     const dist = el("table", { class: "table" }, el("tr", {}, el("th", {}, "Segment"), el("th", {}, "Fits its usual range?")));
     const radii = s.radii || {};
     const entries = Object.entries(s.distances || {}).sort((a, b) => a[1] - b[1]).slice(0, 5);

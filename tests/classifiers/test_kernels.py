@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -45,16 +44,21 @@ def test_hand_worked_case(make_model: MakeModel) -> None:
     # mean (1, 1), scale (1, 2): x = (1.5, 1) -> z = (0.5, 0).
     # d2 to (2, 2) = 1.5² + 2² = 6.25; to (10, 10) = 9.5² + 10² = 190.25; to (0, 0) = 0.25.
     model = make_model([[2.0, 2.0], [10.0, 10.0], [0.0, 0.0]], mean=[1.0, 1.0],
-                       scale=[1.0, 2.0], temperature=2.0)
+                       scale=[1.0, 2.0], temperature=2.0, radius=100.0)
     scorer = Scorer(model)
-    winner, runner, confidence = scorer.score(np.array([1.5, 1.0]))
-    assert (winner, runner) == (2, 0)
+    cls, runner, confidence, _ = scorer.score(np.array([1.5, 1.0]))
+    assert (cls, runner) == (2, 0)
     np.testing.assert_allclose(scorer.z, [0.5, 0.0])
     np.testing.assert_allclose(scorer.d2, [6.25, 190.25, 0.25])
-    # softmax at the winner, T = 2: 1 / (1 + e^(-6/2) + e^(-190/2))
-    assert confidence == pytest.approx(1.0 / (1.0 + math.exp(-3.0) + math.exp(-95.0)))
+    # 1 - d_c / d_r = 1 - 0.5 / 2.5
+    assert confidence == pytest.approx(0.8)
     # (z - r)² - (z - c)²: f0 = 1.5² - 0.5² = 2; f1 = 2² - 0² = 4; sum = margin 6
     np.testing.assert_allclose(scorer.contrib, [2.0, 4.0])
+    # evidence z_f * mu_c,f: the class given is the origin, so nothing pulls toward it
+    np.testing.assert_allclose(scorer.evidence, [0.0, 0.0])
+    cls, _, _, _ = scorer.score(np.array([2.5, 3.0]))  # z = (1.5, 1): nearest (2, 2)
+    assert cls == 0
+    np.testing.assert_allclose(scorer.evidence, [3.0, 2.0])
 
 
 @pytest.mark.parametrize(("k", "d"), [(2, 1), (3, 16), (8, 16), (20, 5)])
@@ -62,17 +66,18 @@ def test_kernel_agrees_with_numpy_reference_on_seeded_random_inputs(
     make_model: MakeModel, k: int, d: int
 ) -> None:
     model = _random_model(make_model, k, d, seed=k * 100 + d)
-    scorer = Scorer(model)
+    scorer = Scorer(model, switch_margin=0.2)
     rng = np.random.default_rng(7)
     for _ in range(200):
         x = rng.normal(scale=2.0, size=d)
-        winner, runner, conf = scorer.score(x)
-        rw, rr, rconf, rd2, rcontrib, rz = score_one_reference(
-            x, model.mean, model.inv_scale, model.centroids, model.temperature)
-        assert (winner, runner) == (rw, rr)
+        prev = int(rng.integers(-1, k))
+        cls, runner, conf, _ = scorer.score(x, prev)
+        rc, rr, rconf, rd2, rcontrib, revid, rz = score_one_reference(x, model, prev, 0.2)
+        assert (cls, runner) == (rc, rr)
         assert conf == pytest.approx(rconf, rel=1e-12, abs=1e-15)
         np.testing.assert_allclose(scorer.d2, rd2, rtol=1e-12)
         np.testing.assert_allclose(scorer.contrib, rcontrib, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(scorer.evidence, revid, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(scorer.z, rz, rtol=1e-12)
 
 
@@ -81,33 +86,37 @@ def test_attribution_sums_to_the_margin(make_model: MakeModel) -> None:
     scorer = Scorer(model)
     rng = np.random.default_rng(11)
     for _ in range(500):
-        winner, runner, _ = scorer.score(rng.normal(scale=3.0, size=16))
-        margin = scorer.d2[runner] - scorer.d2[winner]
+        cls, runner, _, _ = scorer.score(rng.normal(scale=3.0, size=16))
+        if cls < 0:
+            continue
+        margin = scorer.d2[runner] - scorer.d2[cls]
         assert margin >= 0.0
         assert scorer.contrib.sum() == pytest.approx(margin, rel=1e-9, abs=1e-9)
 
 
 def test_ties_go_to_the_lowest_index_like_the_reference(make_model: MakeModel) -> None:
-    model = make_model([[1.0, 0.0], [-1.0, 0.0], [0.0, 5.0]])
-    winner, runner, conf = Scorer(model).score(np.array([0.0, 0.0]))
-    assert (winner, runner) == (0, 1)
-    assert score_one_reference(np.zeros(2), model.mean, model.inv_scale, model.centroids,
-                               model.temperature)[:2] == (0, 1)
-    assert conf == pytest.approx(1.0 / (2.0 + math.exp(-24.0)))
+    model = make_model([[1.0, 0.0], [-1.0, 0.0], [0.0, 5.0]], radius=10.0)
+    cls, runner, conf, _ = Scorer(model).score(np.array([0.0, 0.0]))
+    assert (cls, runner) == (0, 1)
+    assert score_one_reference(np.zeros(2), model)[:2] == (0, 1)
+    assert conf == 0.0  # as near the runner-up as its own centre
 
 
 def test_batch_equals_single_and_reference(make_model: MakeModel) -> None:
     model = _random_model(make_model, 5, 16, seed=5)
     scorer = Scorer(model)
     X = np.random.default_rng(2).normal(scale=2.0, size=(1000, 16))
-    labels, confidence = scorer.score_batch(X)
+    labels, confidence = scorer.score_batch(X, use_radius=True)
     single = [scorer.score(np.ascontiguousarray(row)) for row in X]
-    assert labels.tolist() == [w for w, _, _ in single]
-    np.testing.assert_allclose(confidence, [c for _, _, c in single], rtol=1e-12)
-    ref_labels, ref_conf = score_rows_reference(X, model.mean, model.inv_scale, model.centroids,
-                                                model.temperature)
-    assert labels.tolist() == ref_labels.tolist()
-    np.testing.assert_allclose(confidence, ref_conf, rtol=1e-12)
+    assert labels.tolist() == [c for c, _, _, _ in single]
+    given = labels >= 0
+    np.testing.assert_allclose(confidence[given], [c for k, _, c, _ in single if k >= 0],
+                               rtol=1e-9, atol=1e-15)
+    ref_labels, ref_conf, ref_far = score_rows_reference(X, model)
+    raw_labels, raw_conf = scorer.score_batch(X)
+    assert raw_labels.tolist() == ref_labels.tolist()
+    np.testing.assert_allclose(raw_conf, ref_conf, rtol=1e-9, atol=1e-15)
+    assert (labels == np.where(ref_far == 1, -1, ref_labels)).all()
 
 
 def test_batch_marks_non_finite_rows_and_rows_beyond_radius(make_model: MakeModel) -> None:
@@ -145,5 +154,33 @@ def test_warm_compiles_and_leaves_clean_buffers(make_model: MakeModel) -> None:
     model = make_model([[1.0, 2.0], [3.0, 4.0]])
     scorer = warm(model)
     assert len(score_one.signatures) >= 1
-    assert not scorer.d2.any() and not scorer.contrib.any() and not scorer.z.any()
+    assert not scorer.d2.any() and not scorer.attr.any() and not scorer.z.any()
     assert scorer.score(np.array([1.0, 2.0]))[0] == 0
+
+
+@pytest.mark.parametrize("top_n", [1, 3, 4])
+def test_the_signals_key_decodes_to_the_header_the_evidence_gives(
+    make_model: MakeModel, top_n: int
+) -> None:
+    from explain.headers import SignalsHeader, signals_value
+
+    model = _random_model(make_model, 6, 16, seed=top_n)
+    names = tuple(model.feature_names)
+    scorer = Scorer(model, 0.1, top_n)
+    header = SignalsHeader(names, top_n)
+    rng = np.random.default_rng(top_n)
+    seen = 0
+    for _ in range(500):
+        x = rng.normal(scale=2.0, size=16) * rng.integers(0, 2, size=16)
+        cls, _, _, key = scorer.score(x)
+        if cls < 0:
+            assert key == 0
+            continue
+        seen += key > 0
+        expected = signals_value(scorer.evidence, names, top_n)
+        assert header.decode(key) == expected
+        assert header(key, scorer.evidence) == expected  # cached the second time
+    assert seen > 50
+    # More signals than a key holds: formatted from the evidence instead.
+    wide = Scorer(model, 0.0, 8)
+    assert wide.score(rng.normal(size=16))[3] == -1

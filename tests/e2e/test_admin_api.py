@@ -80,7 +80,8 @@ def test_admin_api_session_explanation(proxy: str) -> None:
     assert body["class"] == "comparison-shopper" and body["events"] == 4
     top = body["signals"][0]
     assert top["signal"] == "comparisons" and "comparisons" in top["in_words"]
-    total = sum(s["contribution"] for s in body["signals"])
+    assert sum(s["share"] for s in body["signals"]) <= 1.0 + 1e-9  # shares of the evidence
+    total = sum(s["contribution"] for s in body["attribution"])
     assert total == pytest.approx(body["margin"], rel=1e-6, abs=1e-6)  # exact attribution
     assert set(body["distances"]) >= {"comparison-shopper", "casual-browser"}
     r = httpx.get(f"{proxy}/_intentgate/api/sessions/forged.token123", headers=AUTH)

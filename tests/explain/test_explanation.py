@@ -9,10 +9,9 @@ from classifiers.artifact import load_model
 from classifiers.kernels import Scorer, score_one_reference
 from explain.explanation import (
     SessionJournal,
-    confidence_from,
+    evidence_shares,
     explain,
     in_words,
-    top_shares,
 )
 from proxy.models import bundled_model_bytes
 from signals.features import FeatureExtractor
@@ -45,25 +44,31 @@ def _comparer() -> object:
     return make_session(*(event("compare", 1000.0 + 30 * i, value=3) for i in range(4)))
 
 
-def test_explain_names_the_class_and_contributions_add_up_to_the_margin(model) -> None:  # type: ignore[no-untyped-def]
+def test_explain_lists_what_the_shopper_did_and_keeps_the_exact_attribution(model) -> None:  # type: ignore[no-untyped-def]
     state = _comparer()
     out = explain(model, state, 1120.0)
     assert out["class"] == "comparison-shopper" and out["undetermined_reason"] is None
     top = out["signals"][0]
     assert top["signal"] == "comparisons"
     assert top["in_words"] == "about 3.7 comparisons in 2 minutes"  # decayed counts
-    assert sum(s["contribution"] for s in out["signals"]) == pytest.approx(out["margin"], abs=1e-5)
+    # Only signals the shopper showed, as shares of the positive evidence.
+    assert all(s["raw_value"] > 0 and 0.0 < s["share"] <= 1.0 for s in out["signals"])
     assert sum(s["share"] for s in out["signals"]) == pytest.approx(1.0, abs=1e-3)
-    assert len(out["signals"]) == model.d and set(out["distances"]) == set(model.slugs)
+    # The technical detail: every signal's margin contribution, adding up to the margin.
+    attribution = out["attribution"]
+    assert len(attribution) == model.d
+    assert sum(a["contribution"] for a in attribution) == pytest.approx(out["margin"], abs=1e-5)
+    assert out["requirements"] == [{"signal": "comparisons", "min": 0.1,
+                                    "raw_value": top["raw_value"], "holds": True}]
+    assert set(out["distances"]) == set(model.slugs)
 
 
-def test_explain_distances_match_the_numpy_reference(model) -> None:  # type: ignore[no-untyped-def]
+def test_explain_distances_and_confidence_match_the_numpy_reference(model) -> None:  # type: ignore[no-untyped-def]
     state = _comparer()
     x = FeatureExtractor(model.feature_names, model.transforms).vector(state, 1120.0)
-    c, r, conf, d2, _, _ = score_one_reference(x, model.mean, model.inv_scale, model.centroids,
-                                               model.temperature)
+    c, r, conf, d2, _, _, _ = score_one_reference(x, model)
     out = explain(model, state, 1120.0)
-    assert out["nearest"] == model.slugs[c] and out["runner_up"] == model.slugs[r]
+    assert out["class"] == model.slugs[c] and out["runner_up"] == model.slugs[r]
     assert out["confidence"] == pytest.approx(conf, abs=1e-4)
     for slug, dist in zip(model.slugs, np.sqrt(d2), strict=True):
         assert out["distances"][slug] == pytest.approx(dist, abs=1e-4)
@@ -73,21 +78,25 @@ def test_explain_says_why_a_session_is_undetermined(model) -> None:  # type: ign
     state = make_session(event("product_view", 10.0, product="a"))
     out = explain(model, state, 20.0, min_events=3)
     assert out["class"] == "undetermined" and "fewer than 3 events" in out["undetermined_reason"]
-    assert out["confidence"] == 0.0
+    assert out["confidence"] == 0.0 and out["signals"] == []
 
 
-def test_confidence_from_d2_equals_the_kernels_confidence(model) -> None:  # type: ignore[no-untyped-def]
-    scorer = Scorer(model)
-    x = FeatureExtractor(model.feature_names, model.transforms).vector(_comparer(), 1120.0)
-    winner, _, conf = scorer.score(x)
-    assert confidence_from(scorer.d2, winner, model.temperature) == pytest.approx(conf, rel=1e-9)
+def test_explain_gives_the_class_the_proxy_gives_with_hysteresis(model) -> None:  # type: ignore[no-untyped-def]
+    state = _comparer()
+    x = FeatureExtractor(model.feature_names, model.transforms).vector(state, 1120.0)
+    for previous in (None, *model.slugs):
+        prev = model.slugs.index(previous) if previous else -1
+        cls, _, conf, _ = Scorer(model, 0.5).score(x, prev)
+        out = explain(model, state, 1120.0, previous=previous, switch_margin=0.5)
+        assert out["class"] == (model.slugs[cls] if cls >= 0 else "undetermined")
+        assert out["confidence"] == pytest.approx(conf, abs=1e-4)
 
 
-def test_top_shares_lists_positive_contributions_highest_first() -> None:
-    contrib = np.array([0.1, 2.0, -1.0, 0.9])
-    assert top_shares(contrib, 2.0, ("a", "b", "c", "d"), 3) == (("b", 1.0), ("d", 0.45),
-                                                                 ("a", 0.05))
-    assert top_shares(contrib, 0.0, ("a", "b", "c", "d")) == ()
+def test_evidence_shares_are_shares_of_the_positive_evidence_highest_first() -> None:
+    evidence = np.array([0.1, 2.0, 0.0, 0.9, 1.0])
+    assert evidence_shares(evidence, ("a", "b", "c", "d", "e"), 3) == (
+        ("b", 0.5), ("e", 0.25), ("d", 0.22))  # as the header prints them: rounded down
+    assert evidence_shares(np.zeros(3), ("a", "b", "c")) == ()
 
 
 def test_journal_is_bounded_in_sessions_and_in_events_per_session() -> None:
@@ -120,3 +129,22 @@ def test_journal_truncates_long_text_fields() -> None:
     journal.add_event(j, event("search", 1.0, query="q" * 500))
     assert len(j.events[0].query or "") == 80
     assert j.to_dict()["timeline"][0]["kind"] == "search"
+
+
+def test_journal_undo_takes_out_the_event_and_its_class_change() -> None:
+    journal = SessionJournal()
+    j = journal.entry("s1", "p-s1", "prof")
+    first = event("product_view", 10.0, product="a")
+    journal.add_event(j, first)
+    j.last_class = "careful-reader"
+    missing = event("product_view", 20.0, product="gone")
+    journal.add_event(j, missing)
+    from explain.explanation import Change
+    j.changes.append(Change(20.0, "product-explorer", "careful-reader", 0.4, "v", (), ()))
+    j.last_class = "product-explorer"
+    assert journal.undo(j, 20.0, "product-explorer", missing) == (True, "careful-reader")
+    assert j.last_class == "careful-reader"
+    assert [s.ts for s in j.events] == [10.0] and not j.changes
+    # Nothing to undo: the timeline and the class stay.
+    assert journal.undo(j, 30.0, "deal-hunter", None) == (False, None)
+    assert j.last_class == "careful-reader" and len(j.events) == 1

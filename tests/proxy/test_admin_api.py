@@ -123,7 +123,8 @@ def test_session_lookup_shows_the_timeline_and_the_class_change_with_its_signals
         float(changed_at["x-intent-confidence"]), abs=0.006)
     assert body["signals"][0]["signal"] == "comparisons"  # now, after four comparisons
     assert body["signals"][0]["in_words"] == "4 comparisons in under a minute"
-    total = sum(s["contribution"] for s in body["signals"])
+    assert all(s["raw_value"] > 0 and 0 < s["share"] <= 1 for s in body["signals"])
+    total = sum(a["contribution"] for a in body["attribution"])  # the technical detail
     assert total == pytest.approx(body["margin"], abs=1e-5)
     # The pseudonymous token in the body (and in audit records) looks the same session up.
     again = api(proxy, "GET", f"sessions/{body['session']}").json()
