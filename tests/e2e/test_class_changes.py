@@ -52,7 +52,9 @@ def test_a_404_page_undoes_its_class_change_in_the_journal_and_marks_the_audit_l
         sid = c.cookies["ig_sid"]
     body = _session(proxy, sid)
     assert body["events"] == 2 and body["class"] == "undetermined"
-    assert [e["product"] for e in body["timeline"]] == ["studio-headphones", "wireless-earbuds"]
+    # The event stays in the timeline, marked undone; the class change it caused is gone.
+    assert [(e["product"], e.get("undone", False)) for e in body["timeline"]] == [
+        ("studio-headphones", False), ("wireless-earbuds", False), ("no-such-thing", True)]
     assert body["changes"] == []  # the change to `given` was taken out with its event
     records = httpx.get(f"{proxy}/_intentgate/api/decisions", headers=AUTH,
                         params={"limit": 100}).json()["decisions"]

@@ -131,7 +131,7 @@ def test_journal_truncates_long_text_fields() -> None:
     assert j.to_dict()["timeline"][0]["kind"] == "search"
 
 
-def test_journal_undo_takes_out_the_event_and_its_class_change() -> None:
+def test_journal_undo_takes_out_the_class_change_of_an_undone_event() -> None:
     journal = SessionJournal()
     j = journal.entry("s1", "p-s1", "prof")
     first = event("product_view", 10.0, product="a")
@@ -144,7 +144,10 @@ def test_journal_undo_takes_out_the_event_and_its_class_change() -> None:
     j.last_class = "product-explorer"
     assert journal.undo(j, 20.0, "product-explorer", missing) == (True, "careful-reader")
     assert j.last_class == "careful-reader"
-    assert [s.ts for s in j.events] == [10.0] and not j.changes
-    # Nothing to undo: the timeline and the class stay.
+    assert not j.changes
+    # The event stays in the timeline, marked undone (by mark_undone, as the proxy does).
+    assert journal.mark_undone("s1", 20.0)
+    assert [(s.ts, s.undone) for s in j.events] == [(10.0, False), (20.0, True)]
+    # Nothing to undo: the class stays.
     assert journal.undo(j, 30.0, "deal-hunter", None) == (False, None)
-    assert j.last_class == "careful-reader" and len(j.events) == 1
+    assert j.last_class == "careful-reader"
