@@ -146,6 +146,7 @@ def test_four_shoppers_are_told_only_what_is_true(proxy: str, browser: Any) -> N
         page.click("#login-form button[type=submit]")
         page.wait_for_selector(".card")
         page.click(".tab[data-view='sessions']")
+        page.select_option("#lookup-kind", "session")
         page.fill("#session-id", sid)
         page.click("#lookup-form button[type=submit]")
         page.wait_for_selector("#session-signals")
