@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-UNDETERMINED = -1
+from classifiers.artifact import UNDETERMINED
+
+NO_CLASS = -1  # the index of "no class given" (undetermined)
 
 
 class ClassMemory:
@@ -37,7 +39,7 @@ class ClassMemory:
         return len(self._m)
 
     def get(self, key: str) -> int:
-        return self._m.get(key, UNDETERMINED)
+        return self._m.get(key, NO_CLASS)
 
     def set(self, key: str, cls: int) -> None:
         m = self._m
@@ -67,7 +69,7 @@ def count_flips(labels: Sequence[Sequence[int | str]], window: int = 3) -> int:
         found = False
         for i in range(n - 1):
             a = seq[i]
-            if a == UNDETERMINED or a == "undetermined" or seq[i + 1] == a:
+            if a == NO_CLASS or a == UNDETERMINED or seq[i + 1] == a:
                 continue
             for j in range(i + 2, min(i + window, n - 1) + 1):
                 if seq[j] == a:

@@ -17,14 +17,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from classifiers import UNDETERMINED
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
 from explain.headers import top_signals
 from signals.events import EventKind, ShopperEvent
 from signals.features import FeatureExtractor, raw_value
 from signals.state import SessionState
-
-UNDETERMINED = "undetermined"
 
 # Counter features: (singular, plural) nouns for "4 comparisons in 6 minutes".
 _NOUNS: dict[str, tuple[str, str]] = {

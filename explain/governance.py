@@ -26,11 +26,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from classifiers import UNDETERMINED
 from classifiers.artifact import Model
 from explain.audit import AuditLog, AuditRecord
 from explain.drift import DriftMonitor
 from explain.explanation import (
-    UNDETERMINED,
     Change,
     SessionJournal,
     evidence_shares,

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-UNDETERMINED = "undetermined"
+from classifiers import UNDETERMINED
 
 
 class LiveMix:

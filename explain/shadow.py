@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from classifiers import UNDETERMINED
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
 from signals.features import FeatureExtractor
 from signals.state import SessionState
-
-UNDETERMINED = "undetermined"
 
 
 class Shadow:

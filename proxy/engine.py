@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from classifiers import UNDETERMINED
 from classifiers.artifact import Model
 from classifiers.kernels import Scorer
 from classifiers.stability import ClassMemory
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-UNDETERMINED = "undetermined"
 # Why a request went unclassified: the value of X-Intent-Skipped (response only, exposed
 # headers only). Built once; the bot gate's verdicts map to words here.
 SKIP_STATIC = b"static"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from classifiers import UNDETERMINED
 from explain.lift import report
 from proxy.admin import HTTPError, read_body
 from signals.cohorts import GROUPS, Cohorts
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_UNDETERMINED = "undetermined"
 _IS_OUTCOME = tuple(EventKind(k) in OUTCOME_BITS for k in range(len(EventKind)))
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 MAX_ORDER_VALUE = 1e9
@@ -142,7 +142,7 @@ class Experiments:
             stable = decision.pid if decision.pid is not None else "d:" + decision.device
             # A first request that is itself an outcome had no class before it.
             entry = book.open(decision.session, exp.cohorts.is_holdout(stable), active.version,
-                              _UNDETERMINED if outcome else decision.slug)
+                              UNDETERMINED if outcome else decision.slug)
         elif not outcome and (entry.cls != decision.slug or entry.model != active.version):
             book.classified(entry, active.version, decision.slug)
         headers = decision.headers
@@ -232,7 +232,7 @@ def lift_report(counts: dict[str, float], *, name: str, metric: str, model: str 
             "models": [{"version": v, "sessions": n} for v, n in sorted(models.items())],
             "totals": totals, "classes": classes,
             "sentences": [c["sentence"] for c in classes
-                          if c["class"] != _UNDETERMINED or c["comparable"]]}
+                          if c["class"] != UNDETERMINED or c["comparable"]]}
 
 
 # -- admin API ---------------------------------------------------------------------------------
