@@ -75,6 +75,14 @@ class Rule(_Frozen):
     recall: Unit = 0.0
 
 
+class Requirement(_Frozen):
+    """A class is only given to a session whose raw ``signal`` (before transform and scaler,
+    e.g. the decayed ``cart_adds`` count) is at least ``min``: what its name rests on."""
+
+    signal: str
+    min: Annotated[float, Field(gt=0.0)]
+
+
 class ClassCard(_Frozen):
     slug: Annotated[str, Field(pattern=_SLUG)]
     display_name: Annotated[str, Field(min_length=1, max_length=80)]
@@ -85,16 +93,25 @@ class ClassCard(_Frozen):
     radius: Annotated[float, Field(gt=0.0)]
     characteristics: list[Characteristic] = []
     rules: list[Rule] = []
+    # JSON gives a list; strict mode alone would refuse it for a tuple.
+    requires: Annotated[tuple[Requirement, ...], Field(strict=False)] = ()
 
 
 class KScore(_Frozen):
+    """What ``fit`` measured for one k (see docs/models.md for the rule that picks k)."""
+
     k: Annotated[int, Field(ge=1)]
     silhouette: Annotated[float, Field(ge=-1.0, le=1.0)]
+    stability: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None  # bootstrap mean ARI
+    smallest_share: Unit | None = None
+    purchase_rates: list[Unit] = []  # per class, when the data has purchases
+    separation: Unit | None = None  # 2·AUC − 1 of ranking buyers by their class's rate
 
 
 class TrainingReport(_Frozen):
     algorithm: Algorithm
     k_tried: list[int] = []
+    k_rule: Text = ""
     silhouette_by_k: list[KScore] = []
     data_source: Text = ""
     rows: Annotated[int, Field(ge=0)] = 0
@@ -278,6 +295,11 @@ def _check(a: Artifact) -> None:
             if ch.signal not in known:
                 raise ArtifactError(
                     f"classes.{card.slug}: characteristic names unknown signal {ch.signal!r}"
+                )
+        for req in card.requires:
+            if req.signal not in known:
+                raise ArtifactError(
+                    f"classes.{card.slug}: requirement names unknown signal {req.signal!r}"
                 )
 
 

@@ -1,4 +1,4 @@
-"""The offline commands: ``import``, ``fit``, ``evaluate`` and ``fit-bundled``.
+"""The offline commands: ``import``, ``fit``, ``evaluate``, ``lodo`` and ``fit-bundled``.
 
 They join signals (records -> sessions -> the same features the proxy computes) and classifiers
 (matrix -> model); scikit-learn is imported here, inside the commands, never by ``serve``.
@@ -20,12 +20,12 @@ from typing import IO, Any, Literal
 import numpy as np
 import orjson
 
-from signals.events import ShopperEvent
+from signals.events import EventKind, ShopperEvent
 from signals.features import DEFAULT_FEATURES, FeatureExtractor
 from signals.importers import IMPORTERS, MISSING, Counts
 from signals.records import dumps, parse_line, record_to_event
-from signals.replay import Replay, group, replay
-from signals.state import StateConfig
+from signals.replay import StateRows, group, replay, replay_states
+from signals.state import DEFAULT_CONFIG, StateConfig
 
 EXIT_USAGE = 2
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 BUNDLED_PATH = ROOT / "classifiers" / "bundled" / "model.json"
 # The bundled model's created_at is fixed so `make model` rebuilds it byte for byte.
 BUNDLED_CREATED_AT = "2026-11-22T00:00:00Z"
+# Every dataset folder of ../shared/data the offline commands know, with its importer.
 BUNDLED_SOURCES = (
+    ("taobao", "taobao-userbehavior-flink-2h-slice/UserBehavior.csv"),
     ("taobao", "taobao-userbehavior-hotitems-sample/UserBehavior.csv"),
     ("yoochoose", "yoochoose-rsc15-clicks-100k/yoochoose-clicks-100k_train_full.txt"),
     ("diginetica", "diginetica-cikm2016-srgnn-sample/sample_train-item-views.csv"),
@@ -41,6 +43,11 @@ BUNDLED_SOURCES = (
     ("otto", "otto-recsys-test-sample/train.jsonl"),
     ("ga", "ga-merchstore-all-sessions/all_sessions.csv"),
 )
+EARLY = (3, 5, 10)  # the early-session report: state after a session's first n events
+LODO_MIN_BUYERS = 300  # held-out datasets with this many buying sessions carry the targets
+LODO_TOP, LODO_BOTTOM = 1.6, 0.3
+FIT_INSTALL = ("scikit-learn is not installed, and fitting needs it: "
+               "pip install 'intentgate[fit]' (or pip install scikit-learn)")
 # Signals no real dataset we have can show. The bundled model adds one documented, rule-based
 # archetype class per such signal (its centroid is set by rule, not fitted), so the proxy can
 # still name a comparison shopper; the card says so.
@@ -109,8 +116,8 @@ def _read_events(paths: list[str], skipped: list[int]) -> Iterator[tuple[str, Sh
                     skipped[0] += 1
 
 
-def _read_access_logs(paths: list[str], preset: str,
-                      notes: list[str]) -> Iterator[tuple[str, ShopperEvent]]:
+def _read_access_logs(paths: list[str], preset: str, notes: list[str],
+                      config: str | None = None) -> Iterator[tuple[str, ShopperEvent]]:
     import secrets
 
     from signals.accesslog import AccessLogCounts, replay_log
@@ -119,8 +126,18 @@ def _read_access_logs(paths: list[str], preset: str,
     from signals.identity import IdentityCodec
     from signals.routes import RouteTable
 
+    rules: list[dict[str, Any]] = []
+    if config is not None:
+        from proxy.config import ConfigError, load_settings
+
+        try:
+            settings = load_settings(config_file=config, environ={},
+                                     overrides={"preset": preset} if preset != "auto" else {})
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        preset, rules = settings.preset, list(settings.rules)
     try:
-        routes = RouteTable.from_config(preset)
+        routes = RouteTable.from_config(preset, rules)
     except RuleError as exc:
         raise UsageError(str(exc)) from None
     codec = IdentityCodec(secrets.token_bytes(32))  # session keys never leave this run
@@ -140,9 +157,52 @@ def _read_access_logs(paths: list[str], preset: str,
                      "by client address + user agent with a 30-minute gap")
 
 
-def _extractor() -> FeatureExtractor:
-    names, transforms = zip(*DEFAULT_FEATURES, strict=True)
-    return FeatureExtractor(names, transforms)
+def _extractor(features: str | None = None) -> FeatureExtractor:
+    known = dict(DEFAULT_FEATURES)
+    if features is None:
+        names = [n for n, _ in DEFAULT_FEATURES]
+    else:
+        names = [f.strip() for f in features.split(",") if f.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names or len(set(names)) != len(names):
+            raise UsageError(f"--features: unknown or repeated signals {', '.join(unknown)} "
+                             f"(known: {', '.join(known)})")
+    return FeatureExtractor(names, [known[n] for n in names])
+
+
+def _add_input_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--input", choices=("events", "access-log"), default="events",
+                    help="event JSONL (default) or nginx/Apache combined access logs")
+    ap.add_argument("--preset", default="auto", help="route preset to replay access logs with")
+    ap.add_argument("--config", help="TOML config (route rules, preset) as `serve` reads it")
+    ap.add_argument("--half-life", type=float, help="state decay half-life, seconds")
+
+
+def _read_sessions(args: argparse.Namespace, notes: list[str]) -> dict[str, list[ShopperEvent]]:
+    skipped = [0]
+    if args.input == "access-log":
+        sessions = group(_read_access_logs(args.events, args.preset, notes, args.config))
+    else:
+        sessions = group(_read_events(args.events, skipped))
+    if skipped[0]:
+        notes.append(f"{skipped[0]} malformed lines skipped")
+    if not sessions:
+        raise UsageError("no valid events in the input")
+    return sessions
+
+
+def _state_config(args: argparse.Namespace) -> StateConfig:
+    half_life = args.half_life
+    if half_life is None and args.config is not None:
+        from proxy.config import ConfigError, load_settings
+
+        try:
+            half_life = load_settings(config_file=args.config, environ={}).half_life
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+    if half_life is not None and not half_life > 0:
+        raise UsageError("--half-life must be > 0")
+    return StateConfig(half_life=half_life) if half_life else DEFAULT_CONFIG
 
 
 # -- import ------------------------------------------------------------------------------
@@ -190,22 +250,31 @@ def _labels(path: str | None) -> dict[str, dict[str, str]] | None:
     return out
 
 
-def _fit(rep: Replay, *, min_k: int, max_k: int, algorithm: Literal["kmeans", "dbscan"],
-         seed: int, created_at: str,
+def _fit(rows: StateRows, ex: FeatureExtractor, *, min_k: int, max_k: int, k: int | None,
+         algorithm: Literal["kmeans", "dbscan"], seed: int, created_at: str,
          data_source: str, notes: list[str], labels: Any, missing: tuple[str, ...]) -> Any:
     import warnings
 
     from classifiers.errors import FitWarning
     from classifiers.fit import SegmentFitter
 
-    ex = _extractor()
-    fitter = SegmentFitter(min_k=min_k, max_k=max_k, random_state=seed, algorithm=algorithm)
+    fitter = SegmentFitter(min_k=min_k, max_k=max_k, k=k, random_state=seed,
+                           algorithm=algorithm)
     with warnings.catch_warnings():
         # Degenerate-fit warnings are kept in the report and printed with the cards.
         warnings.simplefilter("ignore", FitWarning)
-        fitter.fit(rep.X, feature_names=ex.names, transforms=ex.transforms)
+        fitter.fit(rows.X, rows.purchased, feature_names=ex.names, transforms=ex.transforms,
+                   sample_weight=rows.weight)
     return fitter, fitter.to_artifact(created_at, data_source, notes, labels,
                                       missing_signals=missing)
+
+
+def _final_rows(sessions: dict[str, list[ShopperEvent]], ex: FeatureExtractor,
+                config: StateConfig) -> StateRows:
+    """One row per session (its state before any purchase or checkout), weight 1."""
+    rep = replay(sessions, ex, config, before_outcome=True)
+    n = rep.X.shape[0]
+    return StateRows(rep.X, np.ones(n), rep.purchased, np.arange(n, dtype=np.int64), rep.keys)
 
 
 def _print_cards(model_bytes: bytes) -> None:
@@ -213,11 +282,23 @@ def _print_cards(model_bytes: bytes) -> None:
     print(f"model {content['version']}: {len(content['classes'])} classes "
           f"({content['report']['algorithm']}, {content['report']['rows']} sessions)")
     for s in content["report"].get("silhouette_by_k", []):
-        print(f"  k={s['k']}: silhouette {s['silhouette']:.3f}")
+        line = f"  k={s['k']}: silhouette {s['silhouette']:.3f}"
+        if s.get("stability") is not None:
+            line += (f", stability {s['stability']:.2f}, smallest class "
+                     f"{s['smallest_share']:.1%}")
+        if s.get("separation") is not None:
+            rates = " ".join(f"{r:.1%}" for r in s.get("purchase_rates", []))
+            line += f", purchase separation {s['separation']:.3f} (rates {rates})"
+        print(line)
+    if content["report"].get("k_rule"):
+        print(f"  {content['report']['k_rule']}")
     for card in content["classes"]:
         print(f"\n[{card['slug']}] {card['display_name']} — {card['size']} sessions "
               f"({card['percentage']:.1f} %)")
         print(f"  {card['description']}")
+        if card.get("requires"):
+            print("  requires: " + ", ".join(f"{r['signal']} ≥ {r['min']:g}"
+                                             for r in card["requires"]))
         for ch in card["characteristics"][:4]:
             print(f"  · {ch['signal']}: {ch['value']:.2f} vs {ch['population_value']:.2f} "
                   f"(z {ch['z']:+.2f})")
@@ -239,40 +320,44 @@ def _write_model(out: Path, data: bytes) -> None:
 
 def cmd_fit(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="intentgate fit")
-    ap.add_argument("events", nargs="+", help="event JSONL files (gzip ok)")
+    ap.add_argument("events", nargs="+", help="event JSONL files or access logs (gzip ok)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--min-k", type=int, default=2)
     ap.add_argument("--max-k", type=int, default=8)
+    ap.add_argument("--k", type=int, help="force this k (still measured and reported)")
+    ap.add_argument("--features", help="comma-separated signals to cluster on (default: all)")
+    ap.add_argument("--rows", choices=("every-request", "final"), default="every-request",
+                    help="fit on the state at every request, each session weighted once "
+                         "(default), or on each session's final state")
     ap.add_argument("--algorithm", choices=("kmeans", "dbscan"), default="kmeans")
     ap.add_argument("--labels", help="TOML: slug = \"Display name\" or a table")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--half-life", type=float, default=600.0)
     ap.add_argument("--created-at", help="ISO time stamped in the model (default: last event)")
-    ap.add_argument("--input", choices=("events", "access-log"), default="events",
-                    help="event JSONL (default) or nginx/Apache combined access logs")
-    ap.add_argument("--preset", default="auto", help="route preset to replay access logs with")
+    _add_input_args(ap)
     args = ap.parse_args(argv)
     if not 2 <= args.min_k <= args.max_k <= 20:
         raise UsageError("need 2 <= --min-k <= --max-k <= 20")
-    skipped = [0]
+    if args.k is not None and not 2 <= args.k <= 20:
+        raise UsageError("need 2 <= --k <= 20")
+    _need_sklearn()
     notes: list[str] = []
-    if args.input == "access-log":
-        sessions = group(_read_access_logs(args.events, args.preset, notes))
-    else:
-        sessions = group(_read_events(args.events, skipped))
-    if not sessions:
-        raise UsageError("no valid events in the input")
-    rep = replay(sessions, _extractor(), StateConfig(half_life=args.half_life))
-    if rep.X.shape[0] < 2:
-        raise UsageError(f"only {rep.X.shape[0]} session(s): too little data to fit")
+    ex = _extractor(args.features)
+    sessions = _read_sessions(args, notes)
+    config = _state_config(args)
+    rows = (replay_states(sessions, ex, config) if args.rows == "every-request"
+            else _final_rows(sessions, ex, config))
+    if len(rows.keys) < 2:
+        raise UsageError(f"only {len(rows.keys)} session(s): too little data to fit")
+    notes.append(f"fitted on {len(rows.keys)} sessions' states "
+                 + ("at every request before any purchase or checkout, each session weighted "
+                    f"once ({rows.X.shape[0]} rows)" if args.rows == "every-request"
+                    else "before any purchase or checkout"))
     last = max(e.ts for evs in sessions.values() for e in evs)
     created = args.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last))
-    if skipped[0]:
-        notes.append(f"{skipped[0]} malformed lines skipped")
     try:
-        _, data = _fit(rep, min_k=args.min_k, max_k=args.max_k, algorithm=args.algorithm,
-                       seed=args.seed, created_at=created, notes=notes,
-                       data_source=", ".join(Path(p).name for p in args.events),
+        _, data = _fit(rows, ex, min_k=args.min_k, max_k=args.max_k, k=args.k,
+                       algorithm=args.algorithm, seed=args.seed, created_at=created,
+                       notes=notes, data_source=", ".join(Path(p).name for p in args.events),
                        labels=_labels(args.labels), missing=())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -282,52 +367,123 @@ def cmd_fit(argv: list[str]) -> int:
     return 0
 
 
+def _need_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise UsageError(FIT_INSTALL) from None
+
+
 # -- evaluate ----------------------------------------------------------------------------
+
+
+def _by_start(sessions: dict[str, list[ShopperEvent]], keys: list[str]) -> np.ndarray:
+    """Row order by session start (then key): the stability halves compare periods."""
+    starts = [min(e.ts for e in sessions[k]) for k in keys]
+    return np.array(sorted(range(len(keys)), key=lambda i: (starts[i], keys[i])),
+                    dtype=np.int64)
+
+
+def evaluate_sessions(model: Any, sessions: dict[str, list[ShopperEvent]],
+                      config: StateConfig = DEFAULT_CONFIG, *, min_events: int = 1,
+                      early: tuple[int, ...] = EARLY) -> tuple[Any, Any, dict[int, Any]]:
+    """The whole evaluation of ``model`` on ``sessions``: (Replay, Evaluation, early reports).
+
+    The main report classifies each session from its events before its first purchase or
+    checkout; ``early[n]`` from its first n events (sessions with fewer are left out)."""
+    from classifiers.evaluate import evaluate
+
+    ex = FeatureExtractor(model.feature_names, model.transforms)
+    rep = replay(sessions, ex, config, before_outcome=True)
+    if rep.X.shape[0] == 0:
+        raise UsageError("no session has events before its first purchase")
+    order = _by_start(sessions, rep.keys)
+    ev = evaluate(model, rep.X[order], rep.purchased[order], n_events=rep.n_events[order],
+                  min_events=min_events)
+    by_n = {}
+    for n in early:
+        part = replay(sessions, ex, config, before_outcome=True, min_events=n, max_events=n)
+        if part.X.shape[0] == 0:
+            continue
+        o = _by_start(sessions, part.keys)
+        by_n[n] = evaluate(model, part.X[o], part.purchased[o])
+    return rep, ev, by_n
 
 
 def cmd_evaluate(argv: list[str]) -> int:
     from classifiers.artifact import load_model
-    from classifiers.evaluate import evaluate, format_table
+    from classifiers.errors import ArtifactError
+    from classifiers.evaluate import format_early, format_table
 
     ap = argparse.ArgumentParser(prog="intentgate evaluate")
     ap.add_argument("model")
-    ap.add_argument("events", nargs="+")
+    ap.add_argument("events", nargs="+", help="event JSONL files or access logs (gzip ok)")
     ap.add_argument("--label", choices=("purchase",), default="purchase")
     ap.add_argument("--min-events", type=int, default=1)
+    _add_input_args(ap)
     args = ap.parse_args(argv)
-    model = load_model(Path(args.model).read_bytes())
-    skipped = [0]
-    sessions = group(_read_events(args.events, skipped))
-    ex = FeatureExtractor(model.feature_names, model.transforms)
-    rep = replay(sessions, ex, before_outcome=True)
-    if rep.X.shape[0] == 0:
-        raise UsageError("no session has events before its first purchase")
-    ev = evaluate(model, rep.X, rep.purchased, n_events=rep.n_events,
-                  min_events=args.min_events)
+    try:
+        model = load_model(Path(args.model).read_bytes())
+    except (OSError, ArtifactError) as exc:
+        raise UsageError(f"cannot load model {args.model}: {exc}") from None
+    notes: list[str] = []
+    sessions = _read_sessions(args, notes)
+    rep, ev, by_n = evaluate_sessions(model, sessions, _state_config(args),
+                                      min_events=args.min_events)
+    for note in notes:
+        print(f"note: {note}")
     print(f"{rep.X.shape[0]} sessions classified from the events before their first purchase "
           f"or checkout ({rep.skipped_empty} had none and are left out)")
     print(format_table(ev))
+    print("\nearly sessions: the class after each session's first 3, 5 and 10 events "
+          "(before any purchase or checkout)")
+    print(format_early(by_n))
     return 0
 
 
 # -- the bundled model -------------------------------------------------------------------
 
 
-def bundled_replay(data_dir: Path) -> tuple[Replay, list[str], tuple[str, ...]]:
-    recs: list[tuple[str, ShopperEvent]] = []
+def load_dataset(data_dir: Path, fmt: str, rel: str) -> tuple[dict[str, list[ShopperEvent]],
+                                                              Counts]:
+    """One dataset's sessions, keys prefixed with its folder (two Taobao files share ids)."""
+    path = data_dir / rel
+    counts = Counts()
+    prefix = path.parent.name + "/"
+    with path.open(newline="", encoding="utf-8") as fh:
+        sessions = group((prefix + key, ev) for key, ev in
+                         (record_to_event(r) for r in IMPORTERS[fmt](fh, counts)))
+    return sessions, counts
+
+
+def datasets_in(data_dir: Path) -> list[tuple[str, str, str]]:
+    """(folder, format, relative path) of each known dataset present under ``data_dir``."""
+    return [(rel.split("/")[0], fmt, rel) for fmt, rel in BUNDLED_SOURCES
+            if (data_dir / rel).is_file()]
+
+
+def bundled_rows(data_dir: Path, exclude: str | None = None,
+                 loaded: dict[str, Any] | None = None) -> tuple[StateRows, list[str],
+                                                                 tuple[str, ...]]:
+    """The bundled model's training rows: the state at every request of every session of the
+    datasets (but ``exclude``), each session weighted once."""
+    sessions: dict[str, list[ShopperEvent]] = {}
     sources = []
     missing: set[str] | None = None
-    for fmt, rel in BUNDLED_SOURCES:
-        path = data_dir / rel
-        counts = Counts()
-        with path.open(newline="", encoding="utf-8") as fh:
-            recs.extend(record_to_event(r) for r in IMPORTERS[fmt](fh, counts))
-        sources.append(f"{fmt} ({path.parent.name}: {counts.events} events)")
+    for folder, fmt, rel in datasets_in(data_dir):
+        if folder == exclude:
+            continue
+        got = loaded.get(folder) if loaded is not None else None
+        part, counts = got if got is not None else load_dataset(data_dir, fmt, rel)
+        sessions.update(part)
+        sources.append(f"{fmt} ({folder}: {counts.events} events)")
         missing = set(MISSING[fmt]) if missing is None else missing & set(MISSING[fmt])
-    return replay(group(recs), _extractor()), sources, tuple(sorted(missing or ()))
+    if not sessions:
+        raise UsageError(f"no known dataset under {data_dir}")
+    return replay_states(sessions, _extractor()), sources, tuple(sorted(missing or ()))
 
 
-def add_archetypes(content: dict[str, Any], rep: Replay) -> dict[str, Any]:
+def add_archetypes(content: dict[str, Any]) -> dict[str, Any]:
     """Append one rule-based class per signal that no dataset shows (see ``ARCHETYPES``)."""
     names = [f["name"] for f in content["features"]]
     mean = np.array(content["scaler"]["mean"])
@@ -366,6 +522,7 @@ def add_archetypes(content: dict[str, Any], rep: Replay) -> dict[str, Any]:
                                  "value": ARCHETYPE_LEVEL, "population_value": 0.0,
                                  "z": round(float(z), 6)}],
             "rules": [],
+            "requires": [{"signal": signal, "min": 0.5}],
         })
         added.append(slug)
     content["report"]["notes"] = list(content["report"].get("notes", [])) + [
@@ -376,14 +533,10 @@ def add_archetypes(content: dict[str, Any], rep: Replay) -> dict[str, Any]:
     return content
 
 
-# Names the vocabulary's fallback gives a cluster of one-page visits; a person reads this better.
-BUNDLED_LABELS = {
-    "fewer-dwell-per-product-s": {"slug": "casual-browser", "display_name": "Casual browser"},
-}
 SCALE_FLOOR = 0.5  # log1p units
 
 
-def floor_scales(content: dict[str, Any], rep: Replay, labels: Any) -> dict[str, Any]:
+def floor_scales(content: dict[str, Any], rows: StateRows, labels: Any) -> dict[str, Any]:
     """Give every feature a scale of at least ``SCALE_FLOOR``. A signal that one small dataset
     shows a handful of times (category views: GA only) otherwise gets a tiny standard deviation,
     and one such event in live traffic would outweigh everything else. Centroids are moved to
@@ -392,7 +545,7 @@ def floor_scales(content: dict[str, Any], rep: Replay, labels: Any) -> dict[str,
     old = np.array(content["scaler"]["scale"])
     new = np.maximum(old, SCALE_FLOOR)
     cents = np.array(content["centroids"]) * old / new
-    Z = (rep.X - mean) / new
+    Z = (rows.X - mean) / new
     for c, card in enumerate(content["classes"]):
         members = Z[np.asarray(labels) == c]
         if len(members):
@@ -412,18 +565,36 @@ def floor_scales(content: dict[str, Any], rep: Replay, labels: Any) -> dict[str,
     return content
 
 
-def build_bundled(data_dir: Path = SHARED_DATA) -> bytes:
+def build_bundled(data_dir: Path = SHARED_DATA, exclude: str | None = None,
+                  loaded: dict[str, Any] | None = None) -> bytes:
     from classifiers.artifact import seal
 
     if not data_dir.is_dir():
         raise UsageError(f"real datasets not found at {data_dir}")
-    rep, sources, missing = bundled_replay(data_dir)
-    fitter, data = _fit(rep, min_k=2, max_k=10, algorithm="kmeans", seed=0,
-                   created_at=BUNDLED_CREATED_AT, data_source="; ".join(sources),
-                   notes=["Fitted by `make model` from the real datasets in ../shared/data."],
-                   labels=BUNDLED_LABELS, missing=missing)
-    content = floor_scales(orjson.loads(data), rep, fitter.labels_)
-    return seal(add_archetypes(content, rep))
+    _need_sklearn()
+    rows, sources, missing = bundled_rows(data_dir, exclude, loaded)
+    note = ("Fitted by `make model` from the real datasets in ../shared/data"
+            if exclude is None else f"Fitted on every dataset but {exclude}")
+    fitter, data = _fit(rows, _extractor(), min_k=2, max_k=10, k=None, algorithm="kmeans",
+                        seed=0, created_at=BUNDLED_CREATED_AT, data_source="; ".join(sources),
+                        notes=[note + f": the state at every request of {len(rows.keys)} "
+                               "sessions before any purchase or checkout, each session "
+                               "weighted once.", BUNDLED_CARD],
+                        labels=None, missing=missing)
+    content = floor_scales(orjson.loads(data), rows, fitter.labels_)
+    return seal(add_archetypes(content))
+
+
+BUNDLED_CARD = (
+    "What this model is good for: a starting point on a store with no model of its own. Its "
+    "classes come from public logs of other stores (Taobao, YOOCHOOSE, DIGINETICA, REES46, "
+    "OTTO, the Google Merchandise Store) that record product views, carts, favourites and "
+    "purchases but no comparisons, price sorting, reviews, search or deal pages; the classes "
+    "for those signals are rule-based archetypes, not fitted. It separates buyers where a "
+    "session adds to a cart or saves to a wishlist (see docs/models.md for the leave-one-"
+    "dataset-out figures); fit your own model on your own logs with `intentgate fit` as soon "
+    "as you have a few thousand sessions."
+)
 
 
 def cmd_fit_bundled(argv: list[str]) -> int:
@@ -438,8 +609,66 @@ def cmd_fit_bundled(argv: list[str]) -> int:
     return 0
 
 
+# -- leave one dataset out ----------------------------------------------------------------
+
+
+def cmd_lodo(argv: list[str]) -> int:
+    """Fit the bundled way on every dataset but one, evaluate on that one, in turn."""
+    from classifiers.artifact import load_model
+    from classifiers.evaluate import format_early, format_table
+
+    ap = argparse.ArgumentParser(prog="intentgate lodo")
+    ap.add_argument("--data-dir", default=str(SHARED_DATA))
+    args = ap.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        raise UsageError(f"no such directory: {data_dir}")
+    _need_sklearn()
+    found = datasets_in(data_dir)
+    if len(found) < 2:
+        raise UsageError(f"need at least two known datasets under {data_dir}, found "
+                         f"{len(found)}")
+    loaded = {folder: load_dataset(data_dir, fmt, rel) for folder, fmt, rel in found}
+    summary = []
+    failed = False
+    for folder, _fmt, _rel in found:
+        model = load_model(build_bundled(data_dir, exclude=folder, loaded=loaded))
+        sessions = loaded[folder][0]
+        buyers = sum(any(e.kind == EventKind.PURCHASE for e in evs) for evs in sessions.values())
+        print(f"=== held out: {folder} ({len(sessions)} sessions, {buyers} with a purchase); "
+              f"model fitted on the other {len(found) - 1} datasets: {model.k} classes")
+        try:
+            _rep, ev, by_n = evaluate_sessions(model, sessions)
+        except UsageError as exc:
+            print(f"not evaluated: {exc}\n")
+            summary.append(f"{folder:<40} not evaluated ({exc})")
+            continue
+        print(format_table(ev))
+        print("early sessions (state after the first n events, before any purchase):")
+        print(format_early(by_n))
+        print()
+        lifts = ev.named_lifts(min_sessions=1) if ev.purchases else []
+        if not lifts:
+            summary.append(f"{folder:<40} no purchases: lift undefined; violations "
+                           f"{ev.violations}")
+            continue
+        (top_slug, top), (bottom_slug, bottom) = lifts[0], lifts[-1]
+        verdict = ""
+        if buyers >= LODO_MIN_BUYERS:
+            ok = top >= LODO_TOP and bottom <= LODO_BOTTOM
+            failed |= not ok
+            verdict = (f"  target top >= {LODO_TOP} and bottom <= {LODO_BOTTOM}: "
+                       + ("met" if ok else "NOT met"))
+        summary.append(f"{folder:<40} top {top_slug} {top:.2f}, bottom {bottom_slug} "
+                       f"{bottom:.2f}; violations {ev.violations}{verdict}")
+    print("summary (purchase lift of the top and bottom named class on the held-out dataset):")
+    for line in summary:
+        print("  " + line)
+    return 1 if failed else 0
+
+
 COMMANDS = {"import": cmd_import, "fit": cmd_fit, "evaluate": cmd_evaluate,
-            "fit-bundled": cmd_fit_bundled}
+            "lodo": cmd_lodo, "fit-bundled": cmd_fit_bundled}
 
 
 def main(command: str, argv: list[str]) -> int:
@@ -447,4 +676,9 @@ def main(command: str, argv: list[str]) -> int:
         return COMMANDS[command](argv)
     except UsageError as exc:
         print(f"intentgate {command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("sklearn", "scipy", "joblib", "threadpoolctl"):
+            raise
+        print(f"intentgate {command}: error: {FIT_INSTALL}", file=sys.stderr)
         return EXIT_USAGE
