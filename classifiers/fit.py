@@ -1,4 +1,5 @@
-"""Offline fitting: standardise, choose k by silhouette, name the classes, seal an artifact.
+"""Offline fitting: standardise, choose k (stability, smallest class, purchase separation or
+silhouette: see ``_choose_k``), name the classes, seal an artifact.
 
 ``SegmentFitter`` follows scikit-learn's estimator conventions. Input rows are feature vectors
 already transformed the way the proxy computes them (``feature_names``/``transforms`` only travel
@@ -213,7 +214,7 @@ class SegmentFitter:
         self.notes_: list[str] = []
         self.n_noise_ = 0
         self.fallback_signal_: str | None = None
-        self.k_scores_ = {}
+        self.k_scores_: dict[int, dict[str, Any]] = {}
         self.k_rule_ = ""
         rng = np.random.default_rng(self.random_state)
 
@@ -293,7 +294,7 @@ class SegmentFitter:
         minibatch = n >= self.minibatch_threshold
         self.algorithm_ = "minibatch-kmeans" if minibatch else "kmeans"
         self.silhouette_by_k_: dict[int, float] = {}
-        self.k_scores_: dict[int, dict[str, Any]] = {}
+        self.k_scores_ = {}
         y = self.y_
         buyers = float((w * y).sum()) if y is not None else 0.0
         with_purchases = (y is not None and int(y.sum()) >= MIN_PURCHASES
@@ -311,7 +312,7 @@ class SegmentFitter:
                 "smallest_share": round(float(shares.min()), 6),
             }
             if with_purchases and y is not None:
-                bought = np.bincount(labels, weights=w * y, minlength=k)
+                bought = np.bincount(labels, weights=w * y, minlength=k).astype(np.float64)
                 rates = bought / np.maximum(shares * w.sum(), 1e-12)
                 entry["purchase_rates"] = [round(float(r), 6) for r in rates]
                 entry["separation"] = round(float(_gini(bought, shares * w.sum() - bought)), 6)

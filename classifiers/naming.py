@@ -1,8 +1,12 @@
 """Segment names and cards: a slug, a display name, readable filter rules and a suggested use.
 
-A class is named from its centroid in standard units (z, the population is 0) against the
-documented ``VOCABULARY`` below; names are unique within a model and a ``labels`` mapping renames
-them. Rules come from a shallow one-vs-rest decision tree on raw (untransformed) values, each with
+A class is named from its centroid in standard units (z, the population is 0) in a
+merchandiser's words: a ``COMBINATIONS`` name ("Deep researcher") or the name of its one high
+signal from ``SIGNALS`` ("Cart builder"), a description listing its distinguishing signals ("Long
+visits, many product pages and long time on each product page, compared with the average
+session") and the requirements its name rests on (``cart_adds >= 0.5`` for a cart name). Only
+signals the training data shows are used. Names are unique within a model and a ``labels``
+mapping renames them. Rules come from a shallow one-vs-rest decision tree on raw (untransformed) values, each with
 its fidelity measured. Only the ``fit``/``evaluate`` commands import this module (scikit-learn).
 """
 
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -314,7 +318,12 @@ def apply_labels(
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"labels for {slug!r}: {key} must be a non-empty string")
         i = index[slug]
-        out[i] = replace(out[i], **{k: v.strip() for k, v in fields.items()})
+        current = out[i]
+        new = {k: v.strip() for k, v in fields.items()}
+        out[i] = ClassName(new.get("slug", current.slug),
+                           new.get("display_name", current.display_name),
+                           new.get("description", current.description),
+                           new.get("suggested_use", current.suggested_use), current.requires)
     slugs = [n.slug for n in out]
     for s in slugs:
         if not _valid_slug(s):

@@ -314,7 +314,7 @@ def test_lodo_fits_on_all_but_one_dataset_and_reports_each(
     for folder in ("taobao-userbehavior-flink-2h-slice", "taobao-userbehavior-hotitems-sample",
                    "otto-recsys-test-sample"):
         assert f"=== held out: {folder}" in out
-        assert f"model fitted on the other 2 datasets" in out
+        assert "model fitted on the other 2 datasets" in out
     summary = out[out.index("summary"):]
     assert summary.count(", bottom ") == 2  # the two Taobao folders have purchases
     assert "otto-recsys-test-sample" in summary and "no purchases" in summary
