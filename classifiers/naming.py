@@ -6,8 +6,9 @@ signal from ``SIGNALS`` ("Cart builder"), a description listing its distinguishi
 visits, many product pages and long time on each product page, compared with the average
 session") and the requirements its name rests on (``cart_adds >= 0.5`` for a cart name). Only
 signals the training data shows are used. Names are unique within a model and a ``labels``
-mapping renames them. Rules come from a shallow one-vs-rest decision tree on raw (untransformed) values, each with
-its fidelity measured. Only the ``fit``/``evaluate`` commands import this module (scikit-learn).
+mapping renames them. Rules come from a shallow one-vs-rest decision tree on raw (untransformed)
+values, each with its fidelity measured. Only the ``fit`` commands import this module
+(scikit-learn).
 """
 
 from __future__ import annotations
@@ -140,7 +141,9 @@ COMBINATIONS: tuple[Name, ...] = (
          "Surface price-match guarantees, price-drop alerts and value bundles.",
          any_high=("price_sorts", "deal_views"), low=("cart_adds", "checkout_steps")),
 )
-_COMBO_BONUS = 0.3  # a combination that fits says more than one signal's name
+_COMBO_BONUS = 0.3
+LOW_USE = ("An early, light visit: broad best-sellers and clear navigation rather than hard "
+           "selling.")  # a combination that fits says more than one signal's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,13 +277,14 @@ def _leftover(z: Mapping[str, float], used: set[str]) -> tuple[str, str, str, tu
     high = z[top] >= HIGH
     display = words.name if high else words.low_name
     rests = (top,) if high else ()
+    use = words.use if high else LOW_USE
     options = [display] + [
         f"{display} ({SIGNALS[s].high if z[s] > 0 else SIGNALS[s].low})" for _, s in ranked[1:3]
     ]
     for option in options:
         if _slugify(option) not in used:
-            return _slugify(option), option, words.use, rests
-    slug, display, use = _numbered((_slugify(display), display, words.use), used)[:3]
+            return _slugify(option), option, use, rests
+    slug, display, use = _numbered((_slugify(display), display, use), used)[:3]
     return slug, display, use, rests
 
 
