@@ -253,11 +253,20 @@ def name_classes(
             continue
         chosen[ci] = (slug, display, use, rests)
         used.add(slug)
-    names: list[ClassName] = []
     for ci, z in enumerate(profiles):
         if ci not in chosen:
             chosen[ci] = _leftover(z, used)
             used.add(chosen[ci][0])
+    if profiles and all(chosen[ci][3] for ci in chosen):
+        # Some class must claim nothing, or a session that shows none of the named behaviours
+        # has no class at all: the class closest to the average session gives up its name.
+        ci = min(range(len(profiles)),
+                 key=lambda i: (sum(v * v for v in profiles[i].values()), i))
+        used.discard(chosen[ci][0])
+        chosen[ci] = _claim_free(profiles[ci], used)
+        used.add(chosen[ci][0])
+    names: list[ClassName] = []
+    for ci, z in enumerate(profiles):
         slug, display, use, rests = chosen[ci]
         names.append(ClassName(slug, display, _describe(z), use,
                                tuple(_requirement(s, pop) for s in rests)))
@@ -286,6 +295,22 @@ def _leftover(z: Mapping[str, float], used: set[str]) -> tuple[str, str, str, tu
             return _slugify(option), option, use, rests
     slug, display, use = _numbered((_slugify(display), display, use), used)[:3]
     return slug, display, use, rests
+
+
+def _claim_free(z: Mapping[str, float],
+                used: set[str]) -> tuple[str, str, str, tuple[str, ...]]:
+    """A name that rests on no behaviour: "Quick visitor", a low signal's name, or "General
+    browser" (the default class when no other class's behaviour is shown)."""
+    if _quick_score(z) > -math.inf and "quick-visitor" not in used:
+        return ("quick-visitor", "Quick visitor", LOW_USE, ())
+    low = sorted(((v, s) for s, v in z.items() if s in SIGNALS and v <= -NOTABLE))
+    for _, signal in low:
+        display = SIGNALS[signal].low_name
+        if _slugify(display) not in used:
+            return _slugify(display), display, LOW_USE, ()
+    return _numbered(("general-browser", "General browser",
+                      "The default experience: this class is given when a session shows none "
+                      "of the behaviours the other classes are named for."), used)
 
 
 def _numbered(base: tuple[str, str, str], used: set[str]) -> tuple[str, str, str, tuple[str, ...]]:

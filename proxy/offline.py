@@ -50,6 +50,7 @@ BUNDLED_EXCLUDE = ("taobao-userbehavior-flink-2h-slice",)
 EARLY = (3, 5, 10)  # the early-session report: state after a session's first n events
 LODO_MIN_BUYERS = 300  # held-out datasets with this many buying sessions carry the targets
 LODO_TOP, LODO_BOTTOM = 1.6, 0.3
+LODO_MIN_CLASS = 30  # top/bottom: classes with >= 1 % of the sessions and at least this many
 FIT_INSTALL = ("scikit-learn is not installed, and fitting needs it: "
                "pip install 'intentgate[fit]' (or pip install scikit-learn)")
 # Signals no real dataset we have can show. The bundled model adds one documented, rule-based
@@ -256,7 +257,8 @@ def _labels(path: str | None) -> dict[str, dict[str, str]] | None:
 
 def _fit(rows: StateRows, ex: FeatureExtractor, *, min_k: int, max_k: int, k: int | None,
          algorithm: Literal["kmeans", "dbscan"], seed: int, created_at: str,
-         data_source: str, notes: list[str], labels: Any, missing: tuple[str, ...]) -> Any:
+         data_source: str, notes: list[str], labels: Any, missing: tuple[str, ...],
+         use_purchases: bool = True) -> Any:
     import warnings
 
     from classifiers.errors import FitWarning
@@ -267,8 +269,8 @@ def _fit(rows: StateRows, ex: FeatureExtractor, *, min_k: int, max_k: int, k: in
     with warnings.catch_warnings():
         # Degenerate-fit warnings are kept in the report and printed with the cards.
         warnings.simplefilter("ignore", FitWarning)
-        fitter.fit(rows.X, rows.purchased, feature_names=ex.names, transforms=ex.transforms,
-                   sample_weight=rows.weight)
+        fitter.fit(rows.X, rows.purchased if use_purchases else None, feature_names=ex.names,
+                   transforms=ex.transforms, sample_weight=rows.weight)
     return fitter, fitter.to_artifact(created_at, data_source, notes, labels,
                                       missing_signals=missing)
 
@@ -584,8 +586,11 @@ def build_bundled(data_dir: Path = SHARED_DATA, exclude: tuple[str, ...] = BUNDL
                         seed=0, created_at=BUNDLED_CREATED_AT, data_source="; ".join(sources),
                         notes=[note + f": the state at every request of {len(rows.keys)} "
                                "sessions before any purchase or checkout, each session "
-                               "weighted once.", _bundled_card(missing)],
-                        labels=None, missing=missing)
+                               "weighted once. k chosen without purchase labels: several "
+                               "datasets have none, so pooled labels would measure which "
+                               "dataset a session came from, not how it shopped.",
+                               _bundled_card(missing)],
+                        labels=None, missing=missing, use_purchases=False)
     content = floor_scales(orjson.loads(data), rows, fitter.labels_)
     return seal(add_archetypes(content))
 
@@ -652,7 +657,8 @@ def cmd_lodo(argv: list[str]) -> int:
         print("early sessions (state after the first n events, before any purchase):")
         print(format_early(by_n))
         print()
-        lifts = ev.named_lifts(min_sessions=1) if ev.purchases else []
+        lifts = ev.named_lifts(min_sessions=max(LODO_MIN_CLASS, ev.sessions // 100)) \
+            if ev.purchases else []
         if not lifts:
             summary.append(f"{folder:<40} no purchases: lift undefined; violations "
                            f"{ev.violations}")

@@ -173,3 +173,12 @@ def test_characteristics_rank_by_distance_from_population() -> None:
     assert out[0][0] == {"signal": "comparisons", "importance": round(2.0 / 3.1, 4), "value": 0.2,
                          "population_value": 2.0, "z": -2.0}
     assert out[1][0]["importance"] == 0.5
+
+
+def test_some_class_always_claims_nothing() -> None:
+    """Every class named for a behaviour would leave a session that shows none without a
+    class: the one closest to the average session takes a name that requires nothing."""
+    names = name_classes(np.array([profile(product_views=0.9, cart_adds=-0.2),
+                                   profile(category_views=2.5, product_views=-1.0)]), NAMES)
+    assert [n.slug for n in names] == ["general-browser", "category-browser"]
+    assert names[0].requires == () and names[1].requires == (("category_views", 0.5),)
