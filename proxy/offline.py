@@ -71,6 +71,10 @@ ARCHETYPES = {
                  "Tune search ranking and suggestions; show 'did you mean'."),
     "deal_views": ("deal-hunter", "Deal hunter", "Drawn to sale pages and discounts.",
                    "Show current promotions and limited-time offers."),
+    "cart_adds": ("cart-builder", "Cart builder", "Adds products to the cart.",
+                  "Cart reminders, free-shipping thresholds and saved-cart prompts."),
+    "wishlist_adds": ("wishlist-saver", "Wishlist saver", "Saves products to a wishlist.",
+                      "Wishlist reminders, price-drop and back-in-stock notices."),
 }
 ARCHETYPE_LEVEL = 3.0  # events of the signal that characterise the archetype
 ARCHETYPE_RADIUS = 100.0
@@ -507,20 +511,23 @@ def add_archetypes(content: dict[str, Any]) -> dict[str, Any]:
     content["scaler"]["scale"] = [round(float(v), 12) for v in scale]
     base = np.zeros(len(names))
     taken = {c["slug"] for c in content["classes"]}
+    resting = {r["signal"] for c in content["classes"] for r in c.get("requires", [])}
     added = []
     for signal, (slug, display, desc, use) in ARCHETYPES.items():
-        if signal not in names or signal not in constant or slug in taken:
+        if signal not in names or signal in resting or slug in taken:
             continue
         f = names.index(signal)
         centroid = base.copy()
         z = (math.log1p(ARCHETYPE_LEVEL) - mean[f]) / scale[f]
         centroid[f] = z
+        why = ("no real dataset records this signal" if signal in constant else
+               "too few training sessions show this signal to form a class of their own")
         content["centroids"].append([round(float(v), 12) for v in centroid])
         content["classes"].append({
             "slug": slug, "display_name": display,
-            "description": desc + " Rule-based archetype: no real dataset records this "
-            f"signal, so its centroid is the engaged-session mean with {signal} set to "
-            f"{ARCHETYPE_LEVEL:g} events (not fitted from data).",
+            "description": desc + f" Rule-based archetype: {why}, so its centroid is the "
+            f"average session with {signal} set to {ARCHETYPE_LEVEL:g} events (not fitted "
+            "from data).",
             # No training sessions to measure a radius on, and "more of the signal" is still
             # the archetype: it never declares a session undetermined.
             "suggested_use": use, "size": 0, "percentage": 0.0, "radius": ARCHETYPE_RADIUS,
@@ -534,7 +541,7 @@ def add_archetypes(content: dict[str, Any]) -> dict[str, Any]:
     content["report"]["notes"] = list(content["report"].get("notes", [])) + [
         f"Signals missing from every real dataset get a scaler of mean 0 and scale "
         f"{MISSING_SCALE} (log1p units), set by rule; rule-based archetype classes added for "
-        "them: " + ", ".join(added)
+        "the signals no fitted class rests on: " + ", ".join(added)
     ]
     return content
 

@@ -82,6 +82,7 @@ def test_admin_api_session_explanation(proxy: str) -> None:
     assert top["signal"] == "comparisons" and "comparisons" in top["in_words"]
     total = sum(s["contribution"] for s in body["signals"])
     assert total == pytest.approx(body["margin"], rel=1e-6, abs=1e-6)  # exact attribution
-    assert set(body["distances"]) >= {"comparison-shopper", "casual-browser"}
+    slugs = {c["slug"] for c in orjson.loads(bundled_model_bytes())["classes"]}
+    assert set(body["distances"]) == slugs and "comparison-shopper" in slugs
     r = httpx.get(f"{proxy}/_intentgate/api/sessions/forged.token123", headers=AUTH)
     assert r.status_code == 400
