@@ -63,7 +63,7 @@ SIGNALS: dict[str, Words] = {
                             "Direct-to-product visitor",
                             "Curated collections, category landing pages and visual "
                             "merchandising."),
-    "searches": Words("searches often", "rarely searches", "Search-led shopper",
+    "searches": Words("searches often", "rarely searches", "Search-led browser",
                       "Browse-led shopper",
                       "Improve search ranking and autocomplete; show top results with filters."),
     "comparisons": Words("compares products side by side", "rarely compares",

@@ -36,7 +36,7 @@ def test_names_come_from_distinguishing_signals_in_a_merchandisers_words() -> No
         profile(review_views=1.5),
         profile(cart_adds=1.6, product_views=-0.6, session_minutes=-0.8),
     ) == ["comparison-shopper", "price-sensitive-researcher", "deep-researcher", "quick-visitor",
-          "search-led-shopper", "review-reader", "quick-cart-adder"]
+          "search-led-browser", "review-reader", "quick-cart-adder"]
 
 
 def test_description_lists_the_distinguishing_signals_in_words() -> None:
@@ -101,7 +101,7 @@ def test_a_class_no_name_fits_gets_its_top_signal_in_words_not_a_comparative() -
 def test_naming_degrades_when_signals_are_absent() -> None:
     names = ("product_views", "searches", "cart_adds")
     assert slugs_for([0.2, 2.0, -0.3], [-0.5, -0.5, -0.5], [0.1, -0.4, 1.9], names=names) == [
-        "search-led-shopper", "quick-visitor", "quick-cart-adder"]
+        "search-led-browser", "quick-visitor", "quick-cart-adder"]
 
 
 def test_every_combination_slug_is_distinct_and_valid() -> None:
