@@ -76,7 +76,7 @@ ARCHETYPES = {
     "wishlist_adds": ("wishlist-saver", "Wishlist saver", "Saves products to a wishlist.",
                       "Wishlist reminders, price-drop and back-in-stock notices."),
 }
-ARCHETYPE_LEVEL = 3.0  # events of the signal that characterise the archetype
+ARCHETYPE_LEVEL = 1.5  # events of the signal that characterise the archetype
 ARCHETYPE_RADIUS = 100.0
 MISSING_SCALE = 0.4  # log1p units: the scale given to a signal no dataset shows
 RADIUS_FLOOR_FACTOR = 3.0  # radius floor = this x the median fitted radius
