@@ -378,10 +378,14 @@ def cmd_fit(argv: list[str]) -> int:
 
 
 def _need_sklearn() -> None:
+    import importlib.util
+
     try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise UsageError(FIT_INSTALL) from None
+        found = importlib.util.find_spec("sklearn") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise UsageError(FIT_INSTALL)
 
 
 # -- evaluate ----------------------------------------------------------------------------
