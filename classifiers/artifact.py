@@ -100,13 +100,20 @@ class ClassCard(_Frozen):
 
 
 class KScore(_Frozen):
+    """What ``fit`` measured for one k (see docs/models.md for the rule that picks k)."""
+
     k: Annotated[int, Field(ge=1)]
     silhouette: Annotated[float, Field(ge=-1.0, le=1.0)]
+    stability: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None  # bootstrap mean ARI
+    smallest_share: Unit | None = None
+    purchase_rates: list[Unit] = []  # per class, when the data has purchases
+    separation: Unit | None = None  # 2·AUC − 1 of ranking buyers by their class's rate
 
 
 class TrainingReport(_Frozen):
     algorithm: Algorithm
     k_tried: list[int] = []
+    k_rule: Text = ""
     silhouette_by_k: list[KScore] = []
     data_source: Text = ""
     rows: Annotated[int, Field(ge=0)] = 0

@@ -44,6 +44,13 @@ class Evaluation(NamedTuple):
     base_rate: float
     classes: list[ClassOutcome]  # the model's classes in order, then "undetermined"
     stability: Stability
+    violations: int = 0  # sessions the scorer gave a class whose requirements do not hold
+
+    def named_lifts(self, min_sessions: int = 1) -> list[tuple[str, float]]:
+        """(slug, lift) of the model's classes with at least ``min_sessions``, best first."""
+        out = [(c.slug, c.lift) for c in self.classes
+               if c.slug != UNDETERMINED and c.sessions >= min_sessions and not math.isnan(c.lift)]
+        return sorted(out, key=lambda t: -t[1])
 
     @property
     def best_lift(self) -> float:
@@ -74,6 +81,47 @@ def stability(labels: npt.NDArray[np.int64], slugs: tuple[str, ...]) -> Stabilit
     )
 
 
+def raw_signals(model: Model, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Untransformed signal values ``(n, d)`` from transformed features (counts, seconds)."""
+    raw = np.array(X, dtype=np.float64, copy=True)
+    for f, t in enumerate(model.transforms):
+        if t == "log1p":
+            raw[:, f] = np.expm1(raw[:, f])
+        elif t == "sqrt":
+            raw[:, f] = np.square(np.clip(raw[:, f], 0.0, None))
+    return raw
+
+
+def allowed(model: Model, X: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """``(n, k)``: does row i meet every requirement of class c (``ClassCard.requires``)."""
+    raw = raw_signals(model, X)
+    index = {name: f for f, name in enumerate(model.feature_names)}
+    ok = np.ones((len(X), model.k), dtype=bool)
+    for c, card in enumerate(model.artifact.classes):
+        for req in card.requires:
+            ok[:, c] &= raw[:, index[req.signal]] >= req.min
+    return ok
+
+
+def enforce_requirements(
+    model: Model, X: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Count the rows whose class's requirements do not hold and give each the nearest class
+    whose requirements do (undetermined when none does): the rule the scorer applies."""
+    ok = allowed(model, X)
+    rows = np.flatnonzero(labels >= 0)
+    bad = rows[~ok[rows, labels[rows]]]
+    if len(bad) == 0:
+        return labels, 0
+    z = (X[bad] - model.mean) * model.inv_scale
+    d2 = ((z[:, None, :] - model.centroids[None, :, :]) ** 2).sum(axis=2)
+    d2[~ok[bad]] = np.inf
+    fixed = np.argmin(d2, axis=1)
+    out = labels.copy()
+    out[bad] = np.where(np.isfinite(d2.min(axis=1)), fixed, -1)
+    return out, len(bad)
+
+
 def evaluate(
     model: Model,
     X: npt.ArrayLike,
@@ -99,6 +147,7 @@ def evaluate(
     if rows.shape[0] == 0:
         raise ValueError("no sessions to evaluate")
     labels, _conf = (scorer or Scorer(model)).score_batch(rows, use_radius=use_radius)
+    labels, violations = enforce_requirements(model, rows, np.asarray(labels, dtype=np.int64))
     if n_events is not None:
         events = np.asarray(n_events)
         if events.shape != y.shape:
@@ -115,7 +164,8 @@ def evaluate(
         rate = bought / size if size else 0.0
         lift = rate / base if base > 0 else math.nan
         outcomes.append(ClassOutcome(slug, size, size / n, bought, rate, lift))
-    return Evaluation(model.version, n, total, base, outcomes, stability(labels, model.slugs))
+    return Evaluation(model.version, n, total, base, outcomes, stability(labels, model.slugs),
+                      violations)
 
 
 def format_table(ev: Evaluation) -> str:
@@ -134,4 +184,31 @@ def format_table(ev: Evaluation) -> str:
     s = ev.stability
     lines.append(f"class mix stability (first vs second half): PSI {s.psi:.3f}, "
                  f"total variation {s.total_variation:.3f}")
+    lines.append(f"requirement violations in the scorer's output: {ev.violations}"
+                 + (" (each given the nearest class whose requirements hold)"
+                    if ev.violations else ""))
+    return "\n".join(lines)
+
+
+def format_early(by_n: dict[int, Evaluation]) -> str:
+    """Lift by class from each session's state after its first n events (before any purchase
+    or checkout), one column per n: what a personalization engine acts on mid-session."""
+    if not by_n:
+        return "no session is long enough for an early-session report"
+    ns = sorted(by_n)
+    slugs = [c.slug for c in next(iter(by_n.values())).classes]
+    width = max(len("class"), *(len(s) for s in slugs))
+    head = "  ".join(f"{f'after {n}':>16}" for n in ns)
+    lines = [f"{'class':<{width}}  {head}"]
+    lines.append(f"{'(sessions, base rate)':<{width}}  " + "  ".join(
+        f"{by_n[n].sessions:>7} {by_n[n].base_rate:>8.2%}" for n in ns))
+    for i, slug in enumerate(slugs):
+        cells = []
+        for n in ns:
+            c = by_n[n].classes[i]
+            lift = "n/a" if c.sessions == 0 or math.isnan(c.lift) else f"{c.lift:.2f}"
+            cells.append(f"{c.share:>7.1%} {lift:>8}")
+        lines.append(f"{slug:<{width}}  " + "  ".join(cells))
+    lines.append("cells: share of sessions, purchase lift; violations: "
+                 + ", ".join(f"after {n}: {by_n[n].violations}" for n in ns))
     return "\n".join(lines)

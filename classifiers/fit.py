@@ -1,4 +1,5 @@
-"""Offline fitting: standardise, choose k by silhouette, name the classes, seal an artifact.
+"""Offline fitting: standardise, choose k (stability, smallest class, purchase separation or
+silhouette: see ``_choose_k``), name the classes, seal an artifact.
 
 ``SegmentFitter`` follows scikit-learn's estimator conventions. Input rows are feature vectors
 already transformed the way the proxy computes them (``feature_names``/``transforms`` only travel
@@ -16,15 +17,25 @@ from typing import Any, Literal, Self
 import numpy as np
 import numpy.typing as npt
 from sklearn.cluster import DBSCAN, KMeans, MiniBatchKMeans
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from classifiers.artifact import FORMAT, TRANSFORMS, seal
 from classifiers.errors import FitWarning, NotFittedError
 from classifiers.naming import ClassName, apply_labels, characteristics, name_classes, rules
 
 Float2D = npt.NDArray[np.float64]
+Float1D = npt.NDArray[np.float64]
 K_LIMITS = (2, 20)
 _CHUNK = 200_000
+# The k rule (docs/models.md): a k is eligible when its classes come back under resampling
+# (mean bootstrap adjusted Rand index >= STABLE) and its smallest class holds >= min_share of
+# the sessions. With purchase labels, the smallest eligible k that reaches SEPARATION_KEEP of
+# the best eligible purchase separation wins; without, the largest eligible k whose silhouette
+# is within SILHOUETTE_SLACK of the best eligible one.
+STABLE = 0.75
+SEPARATION_KEEP = 0.9
+SILHOUETTE_SLACK = 0.05
+MIN_PURCHASES = 20
 
 
 def inverse_transform(X: Float2D, transforms: Sequence[str]) -> Float2D:
@@ -66,6 +77,9 @@ class SegmentFitter:
     radius_quantile : a class's radius is this quantile of its members' distances.
     temperature : softmax temperature; ``None`` = the median training margin ``d2_r - d2_c``.
     card_sample : rows (seeded sample) the rule trees are grown on.
+    k : force this k (still measured and reported); ``None`` = the k rule over min_k..max_k.
+    bootstrap, bootstrap_sample : resamples (and their size) behind each k's stability.
+    min_share : the smallest class share a k needs to be eligible.
 
     Learned attributes: ``k_``, ``centroids_`` ``(k, d)`` in standard units, ``scaler_mean_`` and
     ``scaler_scale_`` ``(d,)``, ``silhouette_by_k_`` ``{k: score}``, ``labels_`` ``(n,)`` (-1 =
@@ -79,13 +93,17 @@ class SegmentFitter:
         n_init: int = 10,
         random_state: int | None = 0,
         algorithm: Literal["kmeans", "dbscan"] = "kmeans",
-        silhouette_sample: int = 10_000,
+        silhouette_sample: int = 5_000,
         minibatch_threshold: int = 100_000,
         eps: float = 0.5,
         min_samples: int = 10,
         radius_quantile: float = 0.99,
         temperature: float | None = None,
         card_sample: int = 20_000,
+        k: int | None = None,
+        bootstrap: int = 4,
+        bootstrap_sample: int = 5_000,
+        min_share: float = 0.01,
     ) -> None:
         self.min_k = min_k
         self.max_k = max_k
@@ -99,6 +117,10 @@ class SegmentFitter:
         self.radius_quantile = radius_quantile
         self.temperature = temperature
         self.card_sample = card_sample
+        self.k = k
+        self.bootstrap = bootstrap
+        self.bootstrap_sample = bootstrap_sample
+        self.min_share = min_share
 
     # -- validation --------------------------------------------------------------------------
 
@@ -116,6 +138,10 @@ class SegmentFitter:
             raise ValueError("n_init must be >= 1 and the sample sizes >= 2")
         if not 0.5 <= self.radius_quantile <= 1.0:
             raise ValueError(f"radius_quantile must be in 0.5..1, got {self.radius_quantile}")
+        if self.k is not None and not (isinstance(self.k, int) and lo <= self.k <= hi):
+            raise ValueError(f"k must be an integer in {lo}..{hi}, got {self.k!r}")
+        if not 0.0 <= self.min_share < 0.5:
+            raise ValueError(f"min_share must be in 0..0.5, got {self.min_share}")
         if self.temperature is not None and not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
 
@@ -156,15 +182,31 @@ class SegmentFitter:
     def fit(
         self,
         X: npt.ArrayLike,
-        y: None = None,
+        y: npt.ArrayLike | None = None,
         *,
         feature_names: Sequence[str],
         transforms: Sequence[str],
+        sample_weight: npt.ArrayLike | None = None,
     ) -> Self:
-        """Fit on ``X`` ``(n_sessions, d)`` (transformed features). ``y`` is ignored."""
+        """Fit on ``X`` ``(n_rows, d)`` (transformed features). ``y`` ``(n,)``, optional: did
+        the row's session buy (reported per class and used by the k rule). ``sample_weight``
+        ``(n,)``, optional: e.g. ``1 / rows of its session`` so each session weighs one."""
         self._check_params()
         arr = self._check_X(X, feature_names, transforms)
         n, d = arr.shape
+        if sample_weight is None:
+            w = np.ones(n)
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(f"sample_weight must be ({n},) finite, >= 0, not all 0")
+        self.weight_ = w
+        self.y_: npt.NDArray[np.bool_] | None = None
+        if y is not None:
+            yy = np.asarray(y).astype(bool)
+            if yy.shape != (n,):
+                raise ValueError(f"y must have shape ({n},), got {yy.shape}")
+            self.y_ = yy
         self.feature_names_ = tuple(feature_names)
         self.transforms_ = tuple(transforms)
         self.n_rows_ = n
@@ -172,10 +214,12 @@ class SegmentFitter:
         self.notes_: list[str] = []
         self.n_noise_ = 0
         self.fallback_signal_: str | None = None
+        self.k_scores_: dict[int, dict[str, Any]] = {}
+        self.k_rule_ = ""
         rng = np.random.default_rng(self.random_state)
 
-        mean = arr.mean(axis=0)
-        std = arr.std(axis=0)
+        mean = np.average(arr, axis=0, weights=w)
+        std = np.sqrt(np.average((arr - mean) ** 2, axis=0, weights=w))
         constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
         if constant.all():
             raise ValueError("every feature is constant in X: there is nothing to segment")
@@ -185,7 +229,9 @@ class SegmentFitter:
         self.scaler_scale_ = scale
         Z = (arr - mean) / scale
 
-        sample = np.sort(rng.choice(n, size=min(n, self.silhouette_sample), replace=False))
+        # Rows drawn in proportion to their weight: each session counts once here too.
+        sample = np.sort(rng.choice(n, size=min(n, self.silhouette_sample), replace=False,
+                                    p=w / w.sum()))
         distinct = len(np.unique(Z[sample], axis=0))
         if n < max(20, 5 * self.min_k) or distinct < max(self.min_k, 2) + 1:
             why = (f"only {n} sessions" if n < max(20, 5 * self.min_k)
@@ -203,43 +249,111 @@ class SegmentFitter:
         self.warnings_.append(message)
         warnings.warn(message, FitWarning, stacklevel=3)
 
+    def _kmeans(self, k: int, Z: Float2D, w: Float1D, n_init: int,
+                minibatch: bool) -> KMeans | MiniBatchKMeans:
+        est: KMeans | MiniBatchKMeans
+        if minibatch:
+            est = MiniBatchKMeans(n_clusters=k, init="k-means++", n_init=n_init,
+                                  random_state=self.random_state, batch_size=4096,
+                                  max_no_improvement=10)
+        else:
+            est = KMeans(n_clusters=k, init="k-means++", n_init=n_init,
+                         random_state=self.random_state)
+        with _foreign_warnings(self.warnings_):
+            est.fit(Z, sample_weight=w)
+        return est
+
+    def _stability(self, k: int, Z: Float2D, w: Float1D, sample: npt.NDArray[np.int64],
+                   reference: npt.NDArray[np.int64]) -> float:
+        """Mean adjusted Rand index between the k-means labels of the evaluation sample and
+        those of k-means refitted on weighted bootstrap resamples."""
+        rng = np.random.default_rng(self.random_state)
+        m = min(len(Z), self.bootstrap_sample)
+        scores = []
+        for _ in range(self.bootstrap):
+            idx = rng.choice(len(Z), size=m, replace=True, p=w / w.sum())
+            est = KMeans(n_clusters=k, init="k-means++", n_init=2,
+                         random_state=self.random_state)
+            with _foreign_warnings(self.warnings_):
+                est.fit(Z[idx])
+            scores.append(adjusted_rand_score(reference, est.predict(Z[sample])))
+        return float(np.mean(scores)) if scores else 1.0
+
     def _fit_kmeans(self, Z: Float2D, sample: npt.NDArray[np.int64], distinct: int) -> None:
         n = len(Z)
+        w = self.weight_
         hi = min(self.max_k, distinct - 1, n // 5)
-        if hi < self.max_k:
-            self.notes_.append(f"k capped at {hi}: the data supports no more clusters")
+        if self.k is not None:
+            ks = [min(self.k, max(distinct - 1, 2))]
+            if ks[0] != self.k:
+                self.notes_.append(f"k={self.k} capped at {ks[0]}: too few distinct sessions")
+        else:
+            if hi < self.max_k:
+                self.notes_.append(f"k capped at {hi}: the data supports no more clusters")
+            ks = list(range(self.min_k, max(hi, self.min_k) + 1))
         minibatch = n >= self.minibatch_threshold
         self.algorithm_ = "minibatch-kmeans" if minibatch else "kmeans"
         self.silhouette_by_k_: dict[int, float] = {}
-        best: tuple[float, int, Any] = (-np.inf, 0, None)
-        for k in range(self.min_k, max(hi, self.min_k) + 1):
-            est: KMeans | MiniBatchKMeans
-            if minibatch:
-                est = MiniBatchKMeans(n_clusters=k, init="k-means++", n_init=self.n_init,
-                                      random_state=self.random_state, batch_size=4096,
-                                      max_no_improvement=10)
-            else:
-                est = KMeans(n_clusters=k, init="k-means++", n_init=self.n_init,
-                             random_state=self.random_state)
-            with _foreign_warnings(self.warnings_):
-                est.fit(Z)
+        self.k_scores_ = {}
+        y = self.y_
+        buyers = float((w * y).sum()) if y is not None else 0.0
+        with_purchases = (y is not None and int(y.sum()) >= MIN_PURCHASES
+                          and buyers < w.sum())
+        fits: dict[int, Any] = {}
+        for k in ks:
+            est = self._kmeans(k, Z, w, self.n_init, minibatch)
             labels = np.asarray(est.labels_, dtype=np.int64)
             score = _silhouette(Z[sample], labels[sample], self.random_state)
             self.silhouette_by_k_[k] = score
-            if best[2] is None or score > best[0]:  # ties keep the smaller k
-                best = (score, k, est)
-        score, k, est = best
-        self.notes_.append(
-            f"{self.algorithm_}: k tried {self.min_k}..{max(hi, self.min_k)}, best k={k} "
-            f"(silhouette {score:.3f} on a seeded sample of {len(sample)} sessions)"
-        )
-        if len(self.silhouette_by_k_) > 1 and (
+            shares = np.bincount(labels, weights=w, minlength=k) / w.sum()
+            entry: dict[str, Any] = {
+                "k": k, "silhouette": round(score, 6),
+                "stability": round(self._stability(k, Z, w, sample, labels[sample]), 6),
+                "smallest_share": round(float(shares.min()), 6),
+            }
+            if with_purchases and y is not None:
+                bought = np.bincount(labels, weights=w * y, minlength=k).astype(np.float64)
+                rates = bought / np.maximum(shares * w.sum(), 1e-12)
+                entry["purchase_rates"] = [round(float(r), 6) for r in rates]
+                entry["separation"] = round(float(_gini(bought, shares * w.sum() - bought)), 6)
+            self.k_scores_[k] = entry
+            fits[k] = est
+        k, why = self._choose_k(with_purchases)
+        self.k_rule_ = why
+        self.notes_.append(f"{self.algorithm_}: k tried {ks[0]}..{ks[-1]}; {why}")
+        if self.k is None and len(ks) > 1 and (
             (k == self.max_k and self.max_k < K_LIMITS[1]) or (k == self.min_k and self.min_k > 2)
         ):
             self._warn(f"best k={k} is at the edge of the range {self.min_k}..{self.max_k}; "
                        "consider widening it")
+        est = fits[k]
         self._set_clusters(np.asarray(est.cluster_centers_, dtype=np.float64),
                            np.asarray(est.labels_, dtype=np.int64))
+
+    def _choose_k(self, with_purchases: bool) -> tuple[int, str]:
+        """The documented k rule (module constants); returns k and the sentence saying why."""
+        scores = self.k_scores_
+        ks = sorted(scores)
+        if self.k is not None:
+            return ks[0], f"k={ks[0]} forced by --k"
+        eligible = [k for k in ks if scores[k]["stability"] >= STABLE
+                    and scores[k]["smallest_share"] >= self.min_share]
+        prefix = ""
+        if not eligible:
+            eligible = ks
+            prefix = (f"no k had stability >= {STABLE} and a smallest class >= "
+                      f"{self.min_share:.0%}, so every k competed; ")
+        if with_purchases:
+            best = max(scores[k]["separation"] for k in eligible)
+            k = next(k for k in eligible if scores[k]["separation"] >= SEPARATION_KEEP * best)
+            return k, (f"{prefix}chose k={k}: the smallest stable k reaching "
+                       f"{SEPARATION_KEEP:.0%} of the best purchase separation "
+                       f"({scores[k]['separation']:.3f} of {best:.3f})")
+        best_s = max(scores[k]["silhouette"] for k in eligible)
+        k = max(k for k in eligible if scores[k]["silhouette"] >= best_s - SILHOUETTE_SLACK)
+        return k, (f"{prefix}chose k={k}: the largest stable k whose silhouette "
+                   f"({scores[k]['silhouette']:.3f}) is within {SILHOUETTE_SLACK} of the best "
+                   f"({best_s:.3f}); no purchase labels")
 
     def _fit_dbscan(self, Z: Float2D, sample: npt.NDArray[np.int64]) -> None:
         self.algorithm_ = "dbscan"
@@ -337,18 +451,23 @@ class SegmentFitter:
             self.temperature_ = float(max(np.median(margin), 1e-3))
 
         members = labels >= 0
+        w = self.weight_
         raw_means = np.zeros((k, arr.shape[1]))
         pop_means = np.zeros(arr.shape[1])
         for s in range(0, len(arr), _CHUNK):
             raw = inverse_transform(arr[s:s + _CHUNK], self.transforms_)
             lab = labels[s:s + _CHUNK]
-            pop_means += raw.sum(axis=0)
+            ws = w[s:s + _CHUNK]
+            pop_means += (raw * ws[:, None]).sum(axis=0)
+            keep = lab >= 0
             for f in range(raw.shape[1]):
-                raw_means[:, f] += np.bincount(lab[lab >= 0], weights=raw[lab >= 0, f],
+                raw_means[:, f] += np.bincount(lab[keep], weights=raw[keep, f] * ws[keep],
                                                minlength=k)
-        pop_means /= len(arr)
-        self.sizes_ = np.bincount(labels[members], minlength=k)
-        raw_means /= np.maximum(self.sizes_, 1)[:, None]
+        pop_means /= w.sum()
+        self.population_raw_ = pop_means
+        self.weights_by_class_ = np.bincount(labels[members], weights=w[members], minlength=k)
+        self.sizes_ = np.rint(self.weights_by_class_).astype(np.int64)
+        raw_means /= np.maximum(self.weights_by_class_, 1e-12)[:, None]
         self.characteristics_ = characteristics(self.centroids_, raw_means, pop_means,
                                                 self.feature_names_)
         idx = np.sort(rng.choice(len(arr), size=min(len(arr), self.card_sample), replace=False))
@@ -372,13 +491,20 @@ class SegmentFitter:
         labels: npt.NDArray[np.int64] = np.argmin(_sq_dist(Z, self.centroids_), axis=1)
         return labels.astype(np.int64)
 
-    def class_names(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> list[ClassName]:
-        """Generated names, then ``labels`` applied (``ValueError`` on a bad mapping)."""
+    def class_names(self, labels: Mapping[str, Mapping[str, str]] | None = None,
+                    missing_signals: Sequence[str] = ()) -> list[ClassName]:
+        """Generated names, then ``labels`` applied (``ValueError`` on a bad mapping). A name
+        or description never rests on a signal constant in the data or in ``missing_signals``."""
         self._check_fitted()
         if self.algorithm_ == "quantile-fallback" and self.fallback_signal_ is not None:
             names = _fallback_names(self.k_, self.fallback_signal_)
         else:
-            names = name_classes(self.centroids_, self.feature_names_)
+            absent = set(missing_signals) | set(self.missing_signals_)
+            present = [f for f in self.feature_names_ if f not in absent]
+            names = name_classes(self.centroids_, self.feature_names_, present=present,
+                                 population_raw=dict(zip(self.feature_names_,
+                                                         self.population_raw_.tolist(),
+                                                         strict=True)))
         return apply_labels(names, labels)
 
     def to_artifact(
@@ -396,7 +522,7 @@ class SegmentFitter:
         ``missing_signals`` (signals the data source lacks) are added to the training report.
         """
         self._check_fitted()
-        names = self.class_names(labels)
+        names = self.class_names(labels, missing_signals)
         missing = [f for f in self.feature_names_
                    if f in set(missing_signals) or f in self.missing_signals_]
         report_notes = list(self.notes_)
@@ -420,10 +546,12 @@ class SegmentFitter:
                 "description": description,
                 "suggested_use": name.suggested_use,
                 "size": int(self.sizes_[c]),
-                "percentage": round(100.0 * float(self.sizes_[c]) / self.n_rows_, 2),
+                "percentage": round(100.0 * float(self.weights_by_class_[c])
+                                    / float(self.weight_.sum()), 2),
                 "radius": float(self.radius_[c]),
                 "characteristics": self.characteristics_[c],
                 "rules": self.rules_[c],
+                "requires": [{"signal": sig, "min": m} for sig, m in name.requires],
             })
         content = {
             "format": FORMAT,
@@ -437,8 +565,10 @@ class SegmentFitter:
             "report": {
                 "algorithm": self.algorithm_,
                 "k_tried": sorted(self.silhouette_by_k_),
-                "silhouette_by_k": [{"k": k, "silhouette": round(v, 6)}
-                                    for k, v in sorted(self.silhouette_by_k_.items())],
+                "k_rule": getattr(self, "k_rule_", ""),
+                "silhouette_by_k": [
+                    getattr(self, "k_scores_", {}).get(k, {"k": k, "silhouette": round(v, 6)})
+                    for k, v in sorted(self.silhouette_by_k_.items())],
                 "data_source": data_source,
                 "rows": self.n_rows_,
                 "noise_rows": self.n_noise_,
@@ -464,6 +594,22 @@ def _fallback_names(k: int, signal: str) -> list[ClassName]:
         )
         for level in levels[:k]
     ]
+
+
+def _gini(buyers: Float1D, others: Float1D) -> float:
+    """Purchase separation of a partition: 2·AUC − 1 of ranking sessions by their class's
+    purchase rate (0 = the classes say nothing about buying, 1 = they split buyers off
+    perfectly). ``buyers``/``others`` are (weighted) counts per class."""
+    pos, neg = float(buyers.sum()), float(others.sum())
+    if pos <= 0 or neg <= 0:
+        return 0.0
+    rate = buyers / np.maximum(buyers + others, 1e-12)
+    order = np.argsort(rate, kind="stable")
+    auc, below = 0.0, 0.0
+    for c in order:  # classes of equal rate are not told apart: they count half
+        auc += buyers[c] * (below + 0.5 * others[c])
+        below += others[c]
+    return max(0.0, 2.0 * auc / (pos * neg) - 1.0)
 
 
 def _sq_dist(Z: Float2D, centroids: Float2D) -> Float2D:

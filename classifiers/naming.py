@@ -1,16 +1,21 @@
 """Segment names and cards: a slug, a display name, readable filter rules and a suggested use.
 
-A class is named from its centroid in standard units (z, the population is 0) against the
-documented ``VOCABULARY`` below; names are unique within a model and a ``labels`` mapping renames
-them. Rules come from a shallow one-vs-rest decision tree on raw (untransformed) values, each with
-its fidelity measured. Only the ``fit``/``evaluate`` commands import this module (scikit-learn).
+A class is named from its centroid in standard units (z, the population is 0) in a
+merchandiser's words: a ``COMBINATIONS`` name ("Deep researcher") or the name of its one high
+signal from ``SIGNALS`` ("Cart builder"), a description listing its distinguishing signals ("Long
+visits, many product pages and long time on each product page, compared with the average
+session") and the requirements its name rests on (``cart_adds >= 0.5`` for a cart name). Only
+signals the training data shows are used. Names are unique within a model and a ``labels``
+mapping renames them. Rules come from a shallow one-vs-rest decision tree on raw (untransformed)
+values, each with its fidelity measured. Only the ``fit`` commands import this module
+(scikit-learn).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,195 +24,303 @@ from sklearn.tree import DecisionTreeClassifier
 
 HIGH = 0.5  # z at or above which a signal counts as "high" for a class
 NOT_HIGH = 0.25  # z at or below which a signal counts as "low / not elevated"
+NOTABLE = 0.25  # |z| from which a signal is worth a word in the description
 LABEL_KEYS = frozenset({"slug", "display_name", "description", "suggested_use"})
 
-# Signals that measure how much a session did (casual-browser is low on all of them).
+# Signals that measure how much a session did (a quick visitor is low on all of them).
 ACTIVITY = (
     "product_views", "category_views", "searches", "comparisons", "cart_adds", "cart_removes",
     "checkout_steps", "price_sorts", "deal_views", "review_views", "wishlist_adds",
     "distinct_products", "distinct_categories",
 )
+# Decayed event counters: a name resting on one requires at least this much of it (one event
+# within about a half-life), so the class is never given to a session that has not shown it.
+COUNTERS = frozenset(ACTIVITY) - {"distinct_products", "distinct_categories"}
+COUNTER_MIN = 0.5
+# Other signals: the floor of the requirement; the population's raw mean is used when larger
+# ("long visits" means longer than the average session).
+OTHER_MIN = {"distinct_products": 1.0, "distinct_categories": 1.0, "session_minutes": 0.1,
+             "dwell_per_product_s": 1.0, "revisit_rate": 0.01}
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """How a merchandiser reads one signal: phrases for high and low, a name for a class that
+    stands out by it, and what to do for such shoppers."""
+
+    high: str
+    low: str
+    name: str
+    low_name: str
+    use: str
+
+
+SIGNALS: dict[str, Words] = {
+    "product_views": Words("many product pages", "few product pages", "Product explorer",
+                           "Light browser",
+                           "Recommendations and 'recently viewed' to help narrow the choice."),
+    "category_views": Words("many category pages", "few category pages", "Category browser",
+                            "Direct-to-product visitor",
+                            "Curated collections, category landing pages and visual "
+                            "merchandising."),
+    "searches": Words("searches often", "rarely searches", "Search-led browser",
+                      "Browse-led shopper",
+                      "Improve search ranking and autocomplete; show top results with filters."),
+    "comparisons": Words("compares products side by side", "rarely compares",
+                         "Comparison shopper", "Non-comparer",
+                         "Show comparison tables, spec highlights and a 'why this one' summary."),
+    "cart_adds": Words("adds to cart", "adds little to the cart", "Cart builder",
+                       "Window shopper",
+                       "Cart reminders, free-shipping thresholds and saved-cart prompts."),
+    "cart_removes": Words("removes items from the cart", "rarely removes items", "Cart editor",
+                          "Steady cart",
+                          "Show alternatives and 'save for later' rather than losing the item."),
+    "checkout_steps": Words("reaches checkout", "does not reach checkout",
+                            "Checkout-bound shopper", "Pre-checkout visitor",
+                            "Reassure (returns, payment options) and avoid distractions at "
+                            "checkout."),
+    "price_sorts": Words("sorts and filters by price", "rarely sorts by price",
+                         "Price-conscious shopper", "Price-indifferent shopper",
+                         "Surface price-match guarantees, price-drop alerts and value bundles."),
+    "deal_views": Words("visits deal pages", "skips deal pages", "Deal hunter",
+                        "Full-price browser", "Lead with promotions, bundles and limited-time "
+                        "offers."),
+    "review_views": Words("reads reviews", "rarely reads reviews", "Review reader",
+                          "Review skipper",
+                          "Show ratings, review highlights and Q&A near the buy button."),
+    "wishlist_adds": Words("saves products to a wishlist", "rarely saves products",
+                           "Wishlist saver", "Non-saver",
+                           "Wishlist reminders, price-drop and back-in-stock notices."),
+    "dwell_per_product_s": Words("long time on each product page",
+                                 "short time on each product page", "Careful reader", "Skimmer",
+                                 "Rich product content: size guides, videos, detailed "
+                                 "specifications."),
+    "distinct_products": Words("many different products", "few different products",
+                               "Range explorer", "Single-product visitor",
+                               "Help narrow the choice: comparisons, filters, best-sellers."),
+    "distinct_categories": Words("many different categories", "few categories",
+                                 "Cross-category browser", "Single-category visitor",
+                                 "Cross-sell across departments; show related categories."),
+    "session_minutes": Words("long visits", "short visits", "Long-visit browser",
+                             "Quick visitor",
+                             "Inspiration content, new arrivals and editorial pages."),
+    "revisit_rate": Words("returns to products already seen", "rarely returns to a product",
+                          "Returning viewer", "First-look browser",
+                          "Remind them of viewed items; answer the objection (price, delivery, "
+                          "fit)."),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Name:
-    """A vocabulary entry. ``high``: every present one must be >= HIGH; ``any_high``: at least one
-    present must be; ``low``: every present one must be <= NOT_HIGH. Absent signals are skipped;
-    an entry needs at least one of its high/any_high signals present in the model."""
+    """A combination name. ``high``: every one must be present and >= HIGH; ``any_high``: at
+    least one present one must be; ``low``: every present one must be <= NOT_HIGH. The signals
+    of ``high`` and the best of ``any_high`` are what the name rests on (its requirements)."""
 
     slug: str
     display_name: str
-    description: str
     suggested_use: str
     high: tuple[str, ...] = ()
     any_high: tuple[str, ...] = ()
     low: tuple[str, ...] = ()
 
 
-# The documented vocabulary, most specific first (earlier wins a tie).
-VOCABULARY: tuple[Name, ...] = (
-    Name("comparison-shopper", "Comparison shopper",
-         "Puts products side by side far more than the average session.",
-         "Show comparison tables, spec highlights and a 'why this one' summary.",
-         high=("comparisons",)),
-    Name("price-sensitive-researcher", "Price-sensitive researcher",
-         "Sorts and filters by price or looks at deals, without putting much in the cart.",
-         "Surface price-match guarantees, price-drop alerts and value bundles.",
-         any_high=("price_sorts", "deal_views"), low=("cart_adds", "checkout_steps")),
-    Name("decisive-buyer", "Decisive buyer",
-         "Adds to cart or heads to checkout after few product views and a short session.",
-         "Keep the path short: express checkout, no interstitials, delivery date up front.",
-         any_high=("cart_adds", "checkout_steps"), low=("product_views", "session_minutes")),
+# Names for combinations of signals, tried before the single-signal names of ``SIGNALS``.
+COMBINATIONS: tuple[Name, ...] = (
+    Name("deep-researcher", "Deep researcher",
+         "Rich product content, comparisons and reassurance; do not rush them.",
+         high=("session_minutes", "dwell_per_product_s"),
+         any_high=("product_views", "distinct_products")),
     Name("high-intent-explorer", "High-intent explorer",
-         "Views many products and also adds to cart: shopping seriously across the range.",
          "Recommend complementary items and show stock and delivery promises.",
          high=("product_views", "cart_adds")),
-    Name("deal-hunter", "Deal hunter",
-         "Goes to sale and deal pages much more than the average session.",
-         "Lead with promotions, bundles and limited-time offers.",
-         high=("deal_views",)),
-    Name("checkout-bound", "Checkout-bound shopper",
-         "Moves through checkout steps: close to a purchase.",
-         "Reassure (returns, payment options) and avoid distractions on checkout pages.",
-         high=("checkout_steps",)),
-    Name("cart-abandoner", "Possible cart abandoner",
-         "Builds a cart but has not reached checkout.",
-         "Cart reminders, free-shipping thresholds, saved-cart prompts.",
-         high=("cart_adds",), low=("checkout_steps",)),
-    Name("cart-editor", "Cart editor",
-         "Removes items from the cart often: weighing options or trimming the total.",
-         "Show alternatives and 'save for later' rather than losing the item.",
-         high=("cart_removes",)),
-    Name("search-led-browser", "Search-led browser",
-         "Navigates mainly by searching.",
-         "Improve search ranking and autocomplete; show top results with filters.",
-         high=("searches",)),
-    Name("review-reader", "Review reader",
-         "Reads product reviews far more than the average session.",
-         "Show ratings, review highlights and Q&A near the buy button.",
-         high=("review_views",)),
-    Name("wishlist-curator", "Wishlist curator",
-         "Saves products to a wishlist: planning a later purchase.",
-         "Wishlist reminders, price-drop and back-in-stock notices.",
-         high=("wishlist_adds",)),
-    Name("careful-reader", "Careful reader",
-         "Spends a long time on each product page.",
-         "Rich product content: size guides, videos, detailed specifications.",
-         high=("dwell_per_product_s",)),
-    Name("category-browser", "Category browser",
-         "Browses many categories and listings rather than individual products.",
-         "Curated collections, category landing pages and visual merchandising.",
-         any_high=("category_views", "distinct_categories"), low=("product_views",)),
-    Name("product-explorer", "Product explorer",
-         "Views many different products without adding to cart.",
-         "Recommendations and 'recently viewed' to help narrow the choice.",
-         any_high=("product_views", "distinct_products"), low=("cart_adds",)),
-    Name("returning-viewer", "Returning viewer",
-         "Keeps coming back to products already seen.",
-         "Remind them of viewed items; answer the objection (price, delivery, fit).",
-         high=("revisit_rate",)),
-    Name("long-session-browser", "Long-session browser",
-         "Stays in the shop much longer than the average session.",
-         "Inspiration content, new arrivals and editorial pages.",
-         high=("session_minutes",)),
+    Name("quick-cart-adder", "Quick cart-adder",
+         "Keep the path short: express checkout, no interstitials, delivery date up front.",
+         any_high=("cart_adds", "checkout_steps"), low=("product_views", "session_minutes")),
+    Name("price-sensitive-researcher", "Price-sensitive researcher",
+         "Surface price-match guarantees, price-drop alerts and value bundles.",
+         any_high=("price_sorts", "deal_views"), low=("cart_adds", "checkout_steps")),
 )
-
-CASUAL = Name("casual-browser", "Casual browser",
-              "Does less of everything than the average session: a light, early-stage visit.",
-              "Broad best-sellers and newsletter sign-up rather than hard selling.")
+_COMBO_BONUS = 0.3
+LOW_USE = ("An early, light visit: broad best-sellers and clear navigation rather than hard "
+           "selling.")  # a combination that fits says more than one signal's name
 
 
 @dataclass(frozen=True, slots=True)
 class ClassName:
-    """What a class is called (after any renaming)."""
+    """What a class is called (after any renaming) and what the name rests on."""
 
     slug: str
     display_name: str
     description: str
     suggested_use: str
+    requires: tuple[tuple[str, float], ...] = ()
 
 
-def _entry_score(entry: Name, z: Mapping[str, float]) -> float:
-    """How well a centroid profile fits an entry; ``-inf`` when it does not qualify."""
-    high = [z[s] for s in entry.high if s in z]
-    any_high = [z[s] for s in entry.any_high if s in z]
+def _slugify(text: str) -> str:
+    out = "".join(ch if ch.isalnum() else "-" for ch in text.lower())
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out.strip("-")[:63]
+
+
+def _combo_score(entry: Name, z: Mapping[str, float]) -> tuple[float, tuple[str, ...]]:
+    """How well a centroid fits a combination and the signals it rests on; ``-inf`` if not."""
+    if any(s not in z for s in entry.high):
+        return -math.inf, ()
+    high = [z[s] for s in entry.high]
+    any_high = [(z[s], s) for s in entry.any_high if s in z]
     low = [z[s] for s in entry.low if s in z]
-    if not high and not any_high:
-        return -math.inf
-    if any(v < HIGH for v in high) or (any_high and max(any_high) < HIGH):
-        return -math.inf
+    if entry.any_high and not any_high:
+        return -math.inf, ()
+    if any(v < HIGH for v in high) or (any_high and max(any_high)[0] < HIGH):
+        return -math.inf, ()
     if any(v > NOT_HIGH for v in low):
-        return -math.inf
-    parts = high + ([max(any_high)] if any_high else [])
-    score = min(parts)
+        return -math.inf, ()
+    rests = entry.high + ((max(any_high)[1],) if any_high else ())
+    score = min(high + ([max(any_high)[0]] if any_high else []))
     if low:  # being clearly low where the entry says so is further evidence
         score += 0.25 * min(1.0, -sum(low) / len(low))
-    return score
+    return score + _COMBO_BONUS, rests
 
 
-def _casual_score(z: Mapping[str, float]) -> float:
+def _quick_score(z: Mapping[str, float]) -> float:
     activity = [z[s] for s in ACTIVITY if s in z] or list(z.values())
     if max(activity) > NOT_HIGH or sum(activity) / len(activity) >= 0.0:
         return -math.inf
     return -sum(activity) / len(activity)
 
 
-def _fallback_name(z: Mapping[str, float]) -> ClassName:
-    """A class the vocabulary does not describe: named after its most distinctive signal."""
-    signal, value = max(z.items(), key=lambda kv: (abs(kv[1]), kv[0]))
-    more = value >= 0
-    human = signal.replace("_", " ")
-    return ClassName(
-        slug=f"{'more' if more else 'fewer'}-{signal.replace('_', '-')}",
-        display_name=f"{'More' if more else 'Fewer'} {human}",
-        description=f"Distinguished mainly by {'more' if more else 'fewer'} {human} than the "
-                    "average session; no vocabulary name fits this profile.",
-        suggested_use="Inspect the rules and characteristics before targeting this segment.",
-    )
+def _describe(z: Mapping[str, float], top: int = 3) -> str:
+    """"Long visits, many product pages and long dwell, compared with the average session"."""
+    ranked = sorted(((abs(v), s) for s, v in z.items() if s in SIGNALS and abs(v) >= NOTABLE),
+                    key=lambda t: (-t[0], t[1]))[:top]
+    phrases = [SIGNALS[s].high if z[s] > 0 else SIGNALS[s].low for _, s in ranked]
+    if not phrases:
+        return "Close to the average session on every signal the data has."
+    text = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    return text[0].upper() + text[1:] + ", compared with the average session."
 
 
-def _unique(slug: str, used: set[str]) -> str:
-    candidate, n = slug, 2
-    while candidate in used:
-        candidate, n = f"{slug}-{n}", n + 1
-    return candidate
+def _requirement(signal: str, population_raw: Mapping[str, float]) -> tuple[str, float]:
+    if signal in COUNTERS:
+        return signal, COUNTER_MIN
+    floor = OTHER_MIN.get(signal, 0.01)
+    return signal, round(max(floor, float(population_raw.get(signal, 0.0))), 4)
 
 
 def name_classes(
-    centroids_z: npt.NDArray[np.float64], feature_names: Sequence[str]
+    centroids_z: npt.NDArray[np.float64],
+    feature_names: Sequence[str],
+    *,
+    present: Collection[str] | None = None,
+    population_raw: Mapping[str, float] | None = None,
 ) -> list[ClassName]:
-    """A unique name per class from its centroid in standard units ``(k, d)``.
+    """A unique, human name per class from its centroid in standard units ``(k, d)``.
 
-    Greedy over all (class, entry) pairs, best score first: each class takes its best free entry;
-    a class no entry fits is named after its most distinctive signal (``more-searches``).
+    ``present`` are the signals the training data shows (default: all); a name or a
+    description never rests on any other. ``population_raw`` (raw means) sets the minimum of a
+    requirement on a non-counter signal. Greedy over all (class, name) pairs, best score first:
+    combinations, then the name of one high signal, then "Quick visitor" for a class low on
+    all activity; a class left over is named after its most distinctive signal, high or low,
+    with the next one as a qualifier when that name is taken.
     """
-    profiles = [dict(zip(feature_names, row.tolist(), strict=True)) for row in centroids_z]
-    entries = (*VOCABULARY, CASUAL)
-    pairs: list[tuple[float, int, int]] = []
+    shown = set(feature_names) if present is None else set(present)
+    pop = population_raw or {}
+    profiles = [{n: float(v) for n, v in zip(feature_names, row.tolist(), strict=True)
+                 if n in shown} for row in centroids_z]
+    candidates: list[tuple[float, int, str, str, str, tuple[str, ...]]] = []
     for ci, z in enumerate(profiles):
-        for ei, entry in enumerate(entries):
-            s = _casual_score(z) if entry is CASUAL else _entry_score(entry, z)
-            if s > -math.inf:
-                pairs.append((-s, ei, ci))
-    pairs.sort()
-    chosen: dict[int, Name] = {}
-    taken: set[int] = set()
-    for _, ei, ci in pairs:
-        if ci in chosen or ei in taken:
-            continue
-        chosen[ci] = entries[ei]
-        taken.add(ei)
-    names: list[ClassName] = []
+        for entry in COMBINATIONS:
+            score, rests = _combo_score(entry, z)
+            if score > -math.inf:
+                candidates.append((score, ci, entry.slug, entry.display_name,
+                                   entry.suggested_use, rests))
+        for signal, words in SIGNALS.items():
+            if signal in z and z[signal] >= HIGH:
+                candidates.append((z[signal], ci, _slugify(words.name), words.name, words.use,
+                                   (signal,)))
+        quick = _quick_score(z)
+        if quick > -math.inf:
+            candidates.append((quick, ci, "quick-visitor", "Quick visitor",
+                               "Broad best-sellers and newsletter sign-up rather than hard "
+                               "selling.", ()))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    chosen: dict[int, tuple[str, str, str, tuple[str, ...]]] = {}
     used: set[str] = set()
-    for ci, z in enumerate(profiles):
-        picked = chosen.get(ci)
-        name = (ClassName(picked.slug, picked.display_name, picked.description,
-                          picked.suggested_use)
-                if picked is not None else _fallback_name(z))
-        slug = _unique(name.slug, used)
+    for _, ci, slug, display, use, rests in candidates:
+        if ci in chosen or slug in used:
+            continue
+        chosen[ci] = (slug, display, use, rests)
         used.add(slug)
-        names.append(replace(name, slug=slug) if slug != name.slug else name)
+    for ci, z in enumerate(profiles):
+        if ci not in chosen:
+            chosen[ci] = _leftover(z, used)
+            used.add(chosen[ci][0])
+    if profiles and all(chosen[ci][3] for ci in chosen):
+        # Some class must claim nothing, or a session that shows none of the named behaviours
+        # has no class at all: the class closest to the average session gives up its name.
+        ci = min(range(len(profiles)),
+                 key=lambda i: (sum(v * v for v in profiles[i].values()), i))
+        used.discard(chosen[ci][0])
+        chosen[ci] = _claim_free(profiles[ci], used)
+        used.add(chosen[ci][0])
+    names: list[ClassName] = []
+    for ci, z in enumerate(profiles):
+        slug, display, use, rests = chosen[ci]
+        names.append(ClassName(slug, display, _describe(z), use,
+                               tuple(_requirement(s, pop) for s in rests)))
     return names
+
+
+def _leftover(z: Mapping[str, float], used: set[str]) -> tuple[str, str, str, tuple[str, ...]]:
+    """A class no free name fits: its most distinctive signal's name (high or low), qualified
+    by the next signal's phrase when taken; a number only as the last resort."""
+    ranked = sorted(((abs(v), s) for s, v in z.items() if s in SIGNALS and abs(v) >= NOTABLE),
+                    key=lambda t: (-t[0], t[1]))
+    if not ranked:
+        base = ("typical-session", "Typical session", "Use the store's default experience.")
+        return _numbered(base, used)
+    _, top = ranked[0]
+    words = SIGNALS[top]
+    high = z[top] >= HIGH
+    display = words.name if high else words.low_name
+    rests = (top,) if high else ()
+    use = words.use if high else LOW_USE
+    options = [display] + [
+        f"{display} ({SIGNALS[s].high if z[s] > 0 else SIGNALS[s].low})" for _, s in ranked[1:3]
+    ]
+    for option in options:
+        if _slugify(option) not in used:
+            return _slugify(option), option, use, rests
+    slug, display, use = _numbered((_slugify(display), display, use), used)[:3]
+    return slug, display, use, rests
+
+
+def _claim_free(z: Mapping[str, float],
+                used: set[str]) -> tuple[str, str, str, tuple[str, ...]]:
+    """A name that rests on no behaviour: "Quick visitor", a low signal's name, or "General
+    browser" (the default class when no other class's behaviour is shown)."""
+    if _quick_score(z) > -math.inf and "quick-visitor" not in used:
+        return ("quick-visitor", "Quick visitor", LOW_USE, ())
+    low = sorted(((v, s) for s, v in z.items() if s in SIGNALS and v <= -NOTABLE))
+    for _, signal in low:
+        display = SIGNALS[signal].low_name
+        if _slugify(display) not in used:
+            return _slugify(display), display, LOW_USE, ()
+    return _numbered(("general-browser", "General browser",
+                      "The default experience: this class is given when a session shows none "
+                      "of the behaviours the other classes are named for."), used)
+
+
+def _numbered(base: tuple[str, str, str], used: set[str]) -> tuple[str, str, str, tuple[str, ...]]:
+    slug, display, use = base
+    n = 1
+    while (f"{slug}-{n}" if n > 1 else slug) in used:
+        n += 1
+    if n == 1:
+        return slug, display, use, ()
+    return f"{slug}-{n}", f"{display} {n}", use, ()
 
 
 def apply_labels(
@@ -234,7 +347,12 @@ def apply_labels(
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"labels for {slug!r}: {key} must be a non-empty string")
         i = index[slug]
-        out[i] = replace(out[i], **{k: v.strip() for k, v in fields.items()})
+        current = out[i]
+        new = {k: v.strip() for k, v in fields.items()}
+        out[i] = ClassName(new.get("slug", current.slug),
+                           new.get("display_name", current.display_name),
+                           new.get("description", current.description),
+                           new.get("suggested_use", current.suggested_use), current.requires)
     slugs = [n.slug for n in out]
     for s in slugs:
         if not _valid_slug(s):

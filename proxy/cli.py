@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         ("fit", "fit a model from event JSONL or access logs"),
         ("import", "convert a real dataset into event JSONL"),
         ("evaluate", "purchase rate by class for a model"),
+        ("lodo", "leave-one-dataset-out report over ../shared/data"),
         ("fit-bundled", "rebuild the bundled model from ../shared/data"),
         ("lift", "treatment vs holdout conversion by class (API or recorded events)"),
         ("routes", "suggest route rules from access logs; test a request against the rules"),
@@ -178,7 +179,7 @@ def _demo_shop(args: argparse.Namespace) -> int:
     return 0
 
 
-_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "fit-bundled", "lift", "routes")
+_PASSTHROUGH = ("bench", "fit", "import", "evaluate", "lodo", "fit-bundled", "lift", "routes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from proxy.bench import main as bench_main
 
         return bench_main(args.args)
-    if args.command in ("fit", "import", "evaluate", "fit-bundled"):
+    if args.command in ("fit", "import", "evaluate", "lodo", "fit-bundled"):
         from proxy import offline
 
         return offline.main(args.command, args.args)

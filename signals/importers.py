@@ -204,9 +204,12 @@ _GA_ACTION = {"1": EventKind.CATEGORY_VIEW, "2": EventKind.PRODUCT_VIEW,
 
 def ga(lines: Iterable[str], counts: Counts) -> Iterator[Record]:
     """Google Merchandise Store ``all_sessions.csv``: usually one sampled hit per visit, with
-    the visit's totals. The hit becomes an event (by eCommerceAction_type, else by page path:
-    ``/asearch.html`` search, ``/basket.html`` cart, ``/sale`` deals, else a page view), and a
-    visit with ``transactions`` > 0 gets a purchase at its end (``time`` + ``timeOnSite``)."""
+    the visit's totals. The hit becomes an event by its eCommerceAction_type (2 is the only
+    product detail view), else by page: ``/asearch.html`` search, ``/basket.html`` cart, a
+    ``sale`` path deals, ``/store.html`` and the category pages a listing (category view: every
+    hit carries a productSKU, but on a listing page that is merely a product shown in it), else a
+    page view. A visit with ``transactions`` > 0 gets a purchase at its end (``time`` +
+    ``timeOnSite``)."""
     reader = csv.DictReader(lines)
     for row in reader:
         counts.lines += 1
@@ -229,8 +232,8 @@ def ga(lines: Iterable[str], counts: Counts) -> Iterator[Record]:
             kind = EventKind.CART_ADD if row.get("type") == "EVENT" else EventKind.PAGE_VIEW
         elif "sale" in path:
             kind = EventKind.DEAL_VIEW
-        elif product and row.get("type") == "PAGE":
-            kind = EventKind.PRODUCT_VIEW
+        elif row.get("type") == "PAGE" and (category or "store.html" in path):
+            kind = EventKind.CATEGORY_VIEW
         else:
             kind = EventKind.PAGE_VIEW
         counts.events += 1

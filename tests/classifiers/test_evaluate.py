@@ -75,7 +75,8 @@ def test_table_lists_every_class_with_rate_and_lift(model: Model) -> None:
     assert lines[2].split() == ["browsers", "60", "60.0%", "6", "10.00%", "0.38"]
     assert lines[3].split() == ["buyers", "40", "40.0%", "20", "50.00%", "1.92"]
     assert lines[4].split()[0] == "undetermined"
-    assert lines[-1].startswith("class mix stability")
+    assert lines[-2].startswith("class mix stability")
+    assert lines[-1] == "requirement violations in the scorer's output: 0"
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,39 @@ def test_bad_shapes_are_refused(model: Model, X: np.ndarray, bought: list[bool],
                                 message: str) -> None:
     with pytest.raises(ValueError, match=message):
         evaluate(model, X, bought)
+
+
+def _cart_model() -> Model:
+    """browsers at the origin; "cart-builder" (requires cart_adds >= 0.5) at product_views 2."""
+    content = artifact_content([[0.0, 0.0], [2.0, 0.0]], names=("product_views", "cart_adds"),
+                               slugs=("browsers", "cart-builder"), radius=50.0)
+    content["classes"][1]["requires"] = [{"signal": "cart_adds", "min": 0.5}]
+    return load_model(seal(content))
+
+
+def test_requirements_are_enforced_and_violations_counted() -> None:
+    from classifiers.evaluate import allowed, enforce_requirements
+
+    model = _cart_model()
+    # Nearest to cart-builder but no cart add (first two rows), then with carts (log1p(1)).
+    X = np.array([[1.9, 0.0], [2.2, 0.0], [2.0, np.log1p(1.0)], [0.1, np.log1p(2.0)]])
+    ok = allowed(model, X)
+    assert ok.tolist() == [[True, False], [True, False], [True, True], [True, True]]
+    labels, violations = enforce_requirements(model, X, np.array([1, 1, 1, 0]))
+    assert violations == 2 and labels.tolist() == [0, 0, 1, 0]
+    ev = evaluate(model, X, np.array([False, False, True, False]))
+    counts = {c.slug: c.sessions for c in ev.classes}
+    assert counts["cart-builder"] == 1 and counts["browsers"] == 3
+    assert "requirement violations in the scorer's output" in format_table(ev)
+
+
+def test_requirements_name_known_signals_and_a_positive_minimum() -> None:
+    from classifiers.errors import ArtifactError
+
+    content = artifact_content([[0.0, 0.0], [2.0, 0.0]], names=("product_views", "cart_adds"))
+    content["classes"][1]["requires"] = [{"signal": "wishlist_adds", "min": 0.5}]
+    with pytest.raises(ArtifactError, match="requirement names unknown signal 'wishlist_adds'"):
+        seal(content)
+    content["classes"][1]["requires"] = [{"signal": "cart_adds", "min": 0.0}]
+    with pytest.raises(ArtifactError, match="greater than 0"):
+        seal(content)

@@ -210,3 +210,103 @@ def test_few_distinct_vectors_fall_back_to_a_two_way_split() -> None:
     assert [c.size for c in model.artifact.classes] == [70, 30]
     labels, _ = Scorer(model).score_batch(X)
     assert labels.tolist() == [0] * 70 + [1] * 30
+
+
+# -- the k rule ----------------------------------------------------------------------------
+
+
+def _nested(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two far-apart groups; the first is two closer sub-groups, one of which buys 60 % and the
+    other 2 %. Silhouette alone prefers the coarse split (k = 2)."""
+    rng = np.random.default_rng(seed)
+    d = len(NAMES)
+    a = np.zeros(d)
+    b = np.zeros(d)
+    b[0] = 8.0
+    a1, a2 = a.copy(), a.copy()
+    a1[1:5], a2[1:5] = -0.6, 0.6
+    parts, bought = [], []
+    for centre, rate, n in ((a1, 0.6, 300), (a2, 0.02, 300), (b, 0.1, 600)):
+        parts.append(centre + rng.normal(scale=0.25, size=(n, d)))
+        bought.append(rng.random(n) < rate)
+    return np.concatenate(parts) + 3.0, np.concatenate(bought)
+
+
+def test_k_rule_keeps_a_finer_stable_split_that_separates_buyers() -> None:
+    X, y = _nested()
+    fitter = SegmentFitter(min_k=2, max_k=5).fit(X, y, feature_names=NAMES,
+                                                 transforms=TRANSFORMS)
+    sil = fitter.silhouette_by_k_
+    assert max(sil, key=lambda k: sil[k]) == 2  # silhouette alone picks the coarse split
+    assert fitter.k_ == 3
+    scores = fitter.k_scores_
+    assert scores[3]["separation"] > scores[2]["separation"]
+    assert scores[3]["stability"] >= 0.75 and scores[3]["smallest_share"] >= 0.2
+    assert sorted(scores[3]["purchase_rates"])[-1] > 0.5
+    report = orjson.loads(fitter.to_artifact(CREATED, "nested"))["report"]
+    assert "chose k=3" in report["k_rule"]
+    assert [s["k"] for s in report["silhouette_by_k"]] == [2, 3, 4, 5]
+    assert all("stability" in s and "separation" in s for s in report["silhouette_by_k"])
+
+
+def test_k_rule_without_labels_prefers_the_finer_of_near_equal_silhouettes() -> None:
+    fitter = SegmentFitter()
+    fitter.k = None
+    fitter.min_share = 0.01
+    fitter.k_scores_ = {
+        2: {"silhouette": 0.60, "stability": 0.99, "smallest_share": 0.40},
+        3: {"silhouette": 0.58, "stability": 0.95, "smallest_share": 0.20},
+        4: {"silhouette": 0.57, "stability": 0.60, "smallest_share": 0.10},  # unstable
+        5: {"silhouette": 0.59, "stability": 0.90, "smallest_share": 0.004},  # a sliver
+        6: {"silhouette": 0.40, "stability": 0.90, "smallest_share": 0.05},  # not distinct
+    }
+    k, why = fitter._choose_k(with_purchases=False)
+    assert k == 3 and "largest stable k" in why
+
+
+def test_k_rule_with_labels_takes_the_smallest_k_near_the_best_separation() -> None:
+    fitter = SegmentFitter()
+    fitter.k = None
+    fitter.min_share = 0.01
+    fitter.k_scores_ = {
+        2: {"silhouette": 0.9, "stability": 1.0, "smallest_share": 0.4, "separation": 0.20},
+        3: {"silhouette": 0.5, "stability": 0.9, "smallest_share": 0.2, "separation": 0.45},
+        4: {"silhouette": 0.4, "stability": 0.9, "smallest_share": 0.1, "separation": 0.48},
+        5: {"silhouette": 0.4, "stability": 0.5, "smallest_share": 0.1, "separation": 0.60},
+    }
+    assert fitter._choose_k(with_purchases=True)[0] == 3
+
+
+def test_forced_k_is_fitted_and_reported() -> None:
+    fitter = fit(blobs(3), k=5)
+    assert fitter.k_ == 5 and list(fitter.k_scores_) == [5]
+    assert "forced" in fitter.k_rule_
+
+
+def test_sample_weight_makes_each_session_count_once() -> None:
+    # Session A has 1 row, session B 9 rows of the same state: weighted, they are 50/50.
+    X = np.abs(np.concatenate([blobs(2, per=40, seed=2)]))
+    w = np.where(np.arange(80) < 40, 1.0, 1.0 / 9.0)
+    fitter = SegmentFitter(k=2).fit(X, feature_names=NAMES, transforms=TRANSFORMS,
+                                    sample_weight=w)
+    shares = sorted(orjson.loads(fitter.to_artifact(CREATED, "w"))["classes"],
+                    key=lambda c: c["percentage"])
+    assert [c["percentage"] for c in shares] == [10.0, 90.0]
+    assert np.allclose(fitter.scaler_mean_, np.average(X, axis=0, weights=w))
+
+
+def test_artifact_records_requirements_for_classes_named_for_a_behaviour() -> None:
+    rng = np.random.default_rng(4)
+    n = 300
+    X = np.zeros((n, len(NAMES)))
+    X[:, 0] = rng.uniform(0.5, 2.0, n)  # product views for everyone
+    carts = np.arange(n) % 3 == 0
+    X[carts, 4] = np.log1p(rng.integers(1, 4, carts.sum()))  # cart_adds
+    X[:, 14] = rng.uniform(0.0, 1.0, n)
+    content = orjson.loads(fit(X, k=2).to_artifact(CREATED, "carts"))
+    by = {c["slug"]: c for c in content["classes"]}
+    cart_classes = [c for c in content["classes"] if "cart" in c["slug"]]
+    assert cart_classes and all({"signal": "cart_adds", "min": 0.5} in c["requires"]
+                                for c in cart_classes)
+    assert any(not c["requires"] for c in by.values())  # someone is left for the rest
+    load_model(orjson.dumps(content))  # requirements validate in the artifact

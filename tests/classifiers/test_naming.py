@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from classifiers.naming import (
-    VOCABULARY,
+    COMBINATIONS,
+    SIGNALS,
     ClassName,
     apply_labels,
     characteristics,
@@ -25,50 +26,87 @@ def slugs_for(*rows: list[float], names: tuple[str, ...] = NAMES) -> list[str]:
     return [n.slug for n in name_classes(np.array(rows), names)]
 
 
-def test_vocabulary_names_classes_from_their_distinguishing_signals() -> None:
+def test_names_come_from_distinguishing_signals_in_a_merchandisers_words() -> None:
     assert slugs_for(
         profile(comparisons=2.5, product_views=0.8),
         profile(price_sorts=1.8, deal_views=0.9, cart_adds=-0.7),
-        profile(cart_adds=1.6, checkout_steps=1.2, product_views=-0.6, session_minutes=-0.8),
+        profile(session_minutes=1.5, dwell_per_product_s=1.2, product_views=1.4),
         profile(**{n: -0.6 for n in NAMES}),
         profile(searches=2.0),
         profile(review_views=1.5),
-    ) == ["comparison-shopper", "price-sensitive-researcher", "decisive-buyer", "casual-browser",
-          "search-led-browser", "review-reader"]
+        profile(cart_adds=1.6, product_views=-0.6, session_minutes=-0.8),
+    ) == ["comparison-shopper", "price-sensitive-researcher", "deep-researcher", "quick-visitor",
+          "search-led-browser", "review-reader", "quick-cart-adder"]
 
 
-def test_high_intent_explorer_needs_views_and_cart() -> None:
-    assert slugs_for(profile(product_views=1.5, cart_adds=1.2, checkout_steps=0.6),
-                     profile(product_views=-0.5)) == ["high-intent-explorer", "casual-browser"]
+def test_description_lists_the_distinguishing_signals_in_words() -> None:
+    [deep, _] = name_classes(np.array([
+        profile(session_minutes=1.5, product_views=1.4, dwell_per_product_s=1.2),
+        profile(session_minutes=-0.5)]), NAMES)
+    assert deep.display_name == "Deep researcher"
+    assert deep.description == ("Long visits, many product pages and long time on each product "
+                                 "page, compared with the average session.")
+    assert deep.suggested_use
 
 
-def test_names_are_unique_within_a_model() -> None:
-    slugs = slugs_for(profile(comparisons=3.0), profile(comparisons=1.0), profile(comparisons=0.7))
-    assert slugs[0] == "comparison-shopper"
-    assert len(set(slugs)) == 3
-    assert "comparison-shopper" not in slugs[1:]
+def test_names_are_human_and_unique_within_a_model() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        k = int(rng.integers(2, 12))
+        names = name_classes(rng.normal(0, 1.2, size=(k, len(NAMES))), NAMES)
+        slugs = [n.slug for n in names]
+        assert len(set(slugs)) == k
+        for n in names:
+            assert not n.slug.startswith(("more-", "fewer-")), n.slug
+            words = n.display_name.lower().split()
+            assert not {"more", "fewer", "less"} & set(words), n.display_name
+            assert n.display_name[0].isupper() and "_" not in n.display_name
+            assert n.description.endswith(".") and n.suggested_use
 
 
-def test_stronger_claim_wins_the_shared_name() -> None:
-    slugs = slugs_for(profile(deal_views=0.8), profile(deal_views=2.5, cart_adds=0.5))
-    assert slugs[1] in ("deal-hunter", "price-sensitive-researcher")
-    assert slugs[0] != slugs[1]
+def test_names_rest_on_requirements_the_session_must_show() -> None:
+    names = name_classes(np.array([profile(cart_adds=1.8, product_views=-0.5),
+                                   profile(comparisons=2.0),
+                                   profile(session_minutes=1.5),
+                                   profile(**{n: -0.6 for n in NAMES})]), NAMES,
+                         population_raw={"session_minutes": 3.2})
+    by_slug = {n.slug: n for n in names}
+    assert by_slug["quick-cart-adder"].requires == (("cart_adds", 0.5),)
+    assert by_slug["comparison-shopper"].requires == (("comparisons", 0.5),)
+    # "long visits" means longer than the average session
+    assert by_slug["long-visit-browser"].requires == (("session_minutes", 3.2),)
+    assert by_slug["quick-visitor"].requires == ()
+
+
+def test_no_name_or_description_rests_on_a_signal_the_data_lacks() -> None:
+    present = [n for n in NAMES if n not in ("cart_adds", "checkout_steps", "wishlist_adds")]
+    rows = np.array([profile(product_views=1.5, cart_adds=-0.9),
+                     profile(cart_adds=2.0, wishlist_adds=1.5),
+                     profile(**{n: -0.6 for n in NAMES})])
+    for name in name_classes(rows, NAMES, present=present):
+        text = f"{name.slug} {name.display_name} {name.description}".lower()
+        assert "cart" not in text and "wishlist" not in text and "checkout" not in text
+        assert all(sig in present for sig, _ in name.requires)
+
+
+def test_a_class_no_name_fits_gets_its_top_signal_in_words_not_a_comparative() -> None:
+    names = name_classes(np.array([profile(session_minutes=-1.5, product_views=0.3),
+                                   profile(session_minutes=-1.2, revisit_rate=0.4),
+                                   profile(session_minutes=2.0)]), NAMES)
+    assert [n.display_name for n in names][:2] == [
+        "Quick visitor", "Quick visitor (returns to products already seen)"]
+    assert names[1].slug == "quick-visitor-returns-to-products-already-seen"
 
 
 def test_naming_degrades_when_signals_are_absent() -> None:
     names = ("product_views", "searches", "cart_adds")
     assert slugs_for([0.2, 2.0, -0.3], [-0.5, -0.5, -0.5], [0.1, -0.4, 1.9], names=names) == [
-        "search-led-browser", "casual-browser", "cart-abandoner"]
+        "search-led-browser", "quick-visitor", "quick-cart-adder"]
 
 
-def test_profile_no_entry_fits_is_named_after_its_top_signal() -> None:
-    [name] = name_classes(np.array([[0.1, 2.2]]), ("product_views", "loyalty_points"))
-    assert name.slug == "more-loyalty-points"
-    assert name.display_name == "More loyalty points"
-
-
-def test_every_vocabulary_slug_is_distinct_and_valid() -> None:
-    slugs = [n.slug for n in VOCABULARY]
+def test_every_combination_slug_is_distinct_and_valid() -> None:
+    slugs = [n.slug for n in COMBINATIONS] + [n.name.lower().replace(" ", "-")
+                                              for n in SIGNALS.values()]
     assert len(slugs) == len(set(slugs))
     assert all(s == s.lower() and " " not in s for s in slugs)
 
@@ -135,3 +173,12 @@ def test_characteristics_rank_by_distance_from_population() -> None:
     assert out[0][0] == {"signal": "comparisons", "importance": round(2.0 / 3.1, 4), "value": 0.2,
                          "population_value": 2.0, "z": -2.0}
     assert out[1][0]["importance"] == 0.5
+
+
+def test_some_class_always_claims_nothing() -> None:
+    """Every class named for a behaviour would leave a session that shows none without a
+    class: the one closest to the average session takes a name that requires nothing."""
+    names = name_classes(np.array([profile(product_views=0.9, cart_adds=-0.2),
+                                   profile(category_views=2.5, product_views=-1.0)]), NAMES)
+    assert [n.slug for n in names] == ["general-browser", "category-browser"]
+    assert names[0].requires == () and names[1].requires == (("category_views", 0.5),)

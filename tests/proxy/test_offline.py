@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -131,3 +134,200 @@ def test_fit_bundled_rebuilds_the_shipped_model_byte_for_byte(shared_data: Path,
     out = tmp_path / "model.json"
     assert main(["fit-bundled", "--data-dir", str(shared_data), "--out", str(out)]) == 0
     assert out.read_bytes() == BUNDLED_PATH.read_bytes()
+
+
+# -- evaluate on access logs, early sessions, requirements ---------------------------------
+
+
+def _shopify_shoppers(n: int = 150) -> tuple[list[str], list[bytes]]:
+    """The same shoppers as a Shopify access log and as event JSONL: browsers (collections
+    only), researchers (many products, a search) and buyers (products, then an order)."""
+    log, jsonl = [], []
+    for s in range(n):
+        ip, start = f"10.2.{s // 200}.{s % 200}", T + s * 7200
+        kind = s % 3
+        steps: list[tuple[str, str, dict[str, object]]] = []
+        pages = 2 + s % 4 if kind == 0 else 4 + s % 9
+        for i in range(pages):
+            if kind == 0:
+                steps.append((f"/collections/c{i % 3}", "category_view",
+                              {"category": f"c{i % 3}"}))
+            else:
+                steps.append((f"/products/p{(s + i) % 40}", "product_view",
+                              {"product": f"p{(s + i) % 40}"}))
+        if kind == 1:
+            steps.insert(1, ("/search?q=lamp", "search", {"query": "lamp"}))
+        if kind == 2 and s % 2:
+            steps.append(("/checkouts/c1/thank_you", "purchase", {}))
+        for i, (path, ev_kind, fields) in enumerate(steps):
+            ts = start + 45 * i + (s % 7)
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+            log.append(f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" 200 10 "-" "Mozilla/5.0"')
+            rec = {"session": f"s{s}", "ts": float(ts), "kind": ev_kind, "product": None,
+                   "category": None, "query": None, "value": 0.0, **fields}
+            jsonl.append(orjson.dumps(rec) + b"\n")
+    return log, jsonl
+
+
+def test_evaluate_reads_access_logs_with_the_same_numbers_as_event_jsonl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_lines, jsonl = _shopify_shoppers()
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(log_lines) + "\n")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(jsonl))
+    model = tmp_path / "m.json"
+    assert main(["fit", str(events), "--out", str(model), "--max-k", "4"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(events)]) == 0
+    from_jsonl = capsys.readouterr().out
+    assert main(["evaluate", str(model), str(log), "--input", "access-log",
+                 "--preset", "shopify"]) == 0
+    from_log = capsys.readouterr().out
+    # Same table (the access log adds notes about how it was replayed first).
+    table = from_jsonl[from_jsonl.index("sessions classified"):]
+    assert table in from_log and "access logs replayed through preset 'shopify'" in from_log
+    assert "150 sessions classified" in table or "sessions classified" in table
+    assert "after 3" in table and "after 10" in table
+    assert "requirement violations in the scorer's output: 0" in table
+
+
+def test_evaluate_access_log_with_a_config_file(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    log_lines, jsonl = _shopify_shoppers(60)
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(log_lines) + "\n")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(jsonl))
+    config = tmp_path / "shop.toml"
+    config.write_text('preset = "shopify"\nhalf_life = 600.0\n')
+    model = tmp_path / "m.json"
+    assert main(["fit", str(log), "--input", "access-log", "--config", str(config),
+                 "--out", str(model), "--max-k", "3"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(log), "--input", "access-log",
+                 "--config", str(config)]) == 0
+    assert "lift" in capsys.readouterr().out
+    config.write_text('preset = "no-such-shop"\n')
+    assert main(["evaluate", str(model), str(log), "--input", "access-log",
+                 "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error" in err
+
+
+def test_fit_k_and_features_choose_what_is_clustered(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    _write_sessions(events)
+    out = tmp_path / "m.json"
+    assert main(["fit", str(events), "--out", str(out), "--k", "4", "--features",
+                 "product_views,comparisons,searches,cart_adds,session_minutes"]) == 0
+    content = orjson.loads(out.read_bytes())
+    assert len(content["classes"]) == 4
+    assert [f["name"] for f in content["features"]] == [
+        "product_views", "comparisons", "searches", "cart_adds", "session_minutes"]
+    assert "forced" in content["report"]["k_rule"]
+    printed = capsys.readouterr().out
+    assert "stability" in printed and "purchase separation" in printed
+    assert main(["fit", str(events), "--out", str(out), "--features", "nope"]) == 2
+    assert "unknown or repeated signals nope" in capsys.readouterr().err
+
+
+def test_fitted_names_make_no_claim_the_data_cannot_show(tmp_path: Path) -> None:
+    """A log with product and collection pages only: no class or card speaks of carts."""
+    _, jsonl = _shopify_shoppers()
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(jsonl))
+    out = tmp_path / "m.json"
+    assert main(["fit", str(events), "--out", str(out)]) == 0
+    for card in orjson.loads(out.read_bytes())["classes"]:
+        text = " ".join([card["slug"], card["display_name"], card["description"]]).lower()
+        for absent in ("cart", "wishlist", "comparison", "compares", "checkout", "review", "deal"):
+            assert absent not in text, (absent, card["display_name"], card["description"])
+        assert not card["slug"].startswith(("more-", "fewer-"))
+
+
+def test_fit_without_scikit_learn_says_what_to_install_in_one_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    _write_sessions(events, n=30)
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "from proxy.cli import main\n"
+            f"raise SystemExit(main(['fit', {str(events)!r}, '--out', "
+            f"{str(tmp_path / 'm.json')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "pip install 'intentgate[fit]'" in proc.stderr
+
+
+# -- leave one dataset out, the bundled model ----------------------------------------------
+
+
+def _taobao_lines(n_users: int, seed: int, t0: int) -> str:
+    """Generated Taobao-format rows: browsers view, carters add to cart and often buy."""
+    rng = random.Random(seed)
+    rows = []
+    for u in range(n_users):
+        t = t0 + u * 4000
+        kind = u % 3
+        for i in range(rng.randint(1, 4) if kind == 0 else rng.randint(3, 8)):
+            rows.append(f"{seed}{u},{u * 10 + i},{u % 5},pv,{t + 60 * i}")
+        if kind >= 1:
+            rows.append(f"{seed}{u},{u * 10},{u % 5},cart,{t + 600}")
+            if kind == 2 or rng.random() < 0.3:
+                rows.append(f"{seed}{u},{u * 10},{u % 5},buy,{t + 700}")
+        if kind == 0 and rng.random() < 0.05:
+            rows.append(f"{seed}{u},{u * 10},{u % 5},buy,{t + 900}")
+    return "\n".join(rows) + "\n"
+
+
+@pytest.fixture
+def generated_data(tmp_path: Path) -> Path:
+    """A small generated stand-in for ../shared/data: two Taobao-format folders and OTTO."""
+    root = tmp_path / "data"
+    for i, folder in enumerate(("taobao-userbehavior-flink-2h-slice",
+                                "taobao-userbehavior-hotitems-sample")):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "UserBehavior.csv").write_text(
+            _taobao_lines(150, seed=i + 1, t0=1_511_600_000 + i * 10_000_000))
+    otto = root / "otto-recsys-test-sample"
+    otto.mkdir()
+    lines = []
+    for s in range(40):
+        evs = [{"aid": s * 10 + i, "ts": (1_659_304_800 + s * 9000 + 50 * i) * 1000,
+                "type": "clicks"} for i in range(2 + s % 5)]
+        if s % 2:
+            evs.append({"aid": s, "ts": evs[-1]["ts"] + 30_000, "type": "carts"})
+        lines.append(orjson.dumps({"session": s, "events": evs}).decode())
+    (otto / "train.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_lodo_fits_on_all_but_one_dataset_and_reports_each(
+    generated_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["lodo", "--data-dir", str(generated_data)])
+    out = capsys.readouterr().out
+    assert code in (0, 1)  # 1 = a held-out dataset with >= 300 buyers missed the target
+    for folder in ("taobao-userbehavior-flink-2h-slice", "taobao-userbehavior-hotitems-sample",
+                   "otto-recsys-test-sample"):
+        assert f"=== held out: {folder}" in out
+        assert "model fitted on the other 2 datasets" in out
+    summary = out[out.index("summary"):]
+    assert summary.count(", bottom ") == 2  # the two Taobao folders have purchases
+    assert "otto-recsys-test-sample" in summary and "no purchases" in summary
+    assert "after 3" in out and "violations 0" in summary
+
+
+def test_bundled_model_is_byte_for_byte_reproducible(generated_data: Path,
+                                                     tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["fit-bundled", "--data-dir", str(generated_data), "--out", str(a)]) == 0
+    assert main(["fit-bundled", "--data-dir", str(generated_data), "--out", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    content = orjson.loads(a.read_bytes())
+    assert "each session weighted once" in " ".join(content["report"]["notes"])
+    archetypes = [c for c in content["classes"] if c["size"] == 0]
+    assert archetypes and all(c["requires"] for c in archetypes)
