@@ -3,25 +3,22 @@ exposed headers: one who compares, one who sorts by price, one who fills a cart 
 only browses. Every class and every listed signal must be true of what that shopper did: the
 class's requirements hold, each listed signal has a value above 0, shares are in 0..1 and add up
 to at most 1. What each shopper was told goes to test-artifacts/shoppers/headers.txt, and the
-merchandiser page's view of each session to test-artifacts/shoppers/<shopper>.png."""
+merchandiser page's view of each session to test-artifacts/shoppers/<shopper>.png (ignored by
+git; a copy from one run is kept in test-artifacts/screenshots/shoppers/)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from proxy.demo_shop import create_demo_shop
+from tests.browser import ARTIFACTS, chromium
 from tests.servers import serve_in_thread
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "shoppers"
+SHOTS = ARTIFACTS / "shoppers"
 TOKEN = "shoppers-" + "s" * 24
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 # Headless Chromium says "HeadlessChrome", which the bot gate rightly refuses: a desktop UA.
@@ -46,17 +43,8 @@ def proxy(shop: str, make_proxy: Callable[..., str]) -> str:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install playwright)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(SHOTS.name) as b:
+        yield b
 
 
 def _comparer(page: Any, base: str) -> None:
@@ -98,12 +86,12 @@ SHOPPERS: dict[str, tuple[Callable[[Any, str], None], set[str] | None]] = {
     "compares": (_comparer, {"comparison-shopper"}),
     # Listing pages sorted by price are category views too: "category browser" is also true.
     "price-sorts": (_price_sorter, {"price-sensitive-researcher", "category-browser"}),
-    "fills-a-cart": (_cart_filler, {"cart-abandoner"}),
+    "fills-a-cart": (_cart_filler, {"cart-builder", "cart-abandoner"}),
     "only-browses": (_browser, None),
 }
 NOT_FOR_BROWSING = {"comparison-shopper", "price-sensitive-researcher", "cart-abandoner",
-                    "cart-editor", "wishlist-curator", "deal-hunter", "review-reader",
-                    "decisive-buyer", "search-led-browser"}
+                    "cart-builder", "cart-editor", "wishlist-curator", "wishlist-saver",
+                    "deal-hunter", "review-reader", "decisive-buyer", "search-led-browser"}
 
 
 def test_four_shoppers_are_told_only_what_is_true(proxy: str, browser: Any) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import chromium
 from tests.e2e.test_experiments import BROWSER, PERSONAS, SimOrigin, device_cookie, shop
-from tests.e2e.test_ui_browser import ARGS, CHROMIUM, SHOTS
+from tests.e2e.test_ui_browser import SHOTS
 from tests.servers import serve_in_thread
 
 TOKEN = "browser-" + "e" * 24
@@ -20,17 +21,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install playwright)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+    with chromium(SHOTS.name) as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ use the public port. Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +14,9 @@ import pytest
 
 from classifiers.artifact import load_model, seal
 from proxy.models import bundled_model_bytes
+from tests.browser import ARTIFACTS, chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+SHOTS = ARTIFACTS / "ui"
 TOKEN = "browser-" + "b" * 24
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 BROWSER = {"user-agent": "Mozilla/5.0 Chrome/126.0", "accept": "text/html",
@@ -31,17 +27,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install playwright)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+    with chromium(SHOTS.name) as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 @pytest.fixture

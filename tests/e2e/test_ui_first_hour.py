@@ -6,21 +6,17 @@ so. Screenshots (small PNGs) go to test-artifacts/first-hour/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from proxy.demo_shop import create_demo_shop
+from tests.browser import ARTIFACTS, chromium
 from tests.servers import serve_in_thread
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "first-hour"
+SHOTS = ARTIFACTS / "first-hour"
 TOKEN = "first-hour-" + "t" * 24
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 LAPTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
@@ -38,17 +34,8 @@ def shop() -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install playwright)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(SHOTS.name) as b:
+        yield b
 
 
 def _context(browser: Any, ua: str | None, width: str = "laptop") -> tuple[Any, Any, list[str]]:

@@ -4,7 +4,6 @@ page in a real Chromium. The upstream is a storefront no preset covers (tests/al
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,11 +14,11 @@ import pytest
 from signals.routes import RouteTable
 from signals.unmatched import SAMPLE_ALL, UnmatchedRoutes, scrub_query
 from tests.altshop import browse, create_altshop
+from tests.browser import chromium
 from tests.servers import serve_in_thread
 
 TOKEN = "routes-" + "r" * 24
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
@@ -71,30 +70,22 @@ def test_api_serves_unmatched_templates_and_suggested_rules(proxy: str, shop: st
 
 @pytest.mark.slow
 def test_merchandiser_page_shows_unmatched_routes_and_suggests_rules(proxy: str) -> None:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
     browse(proxy, shoppers=8, seed=9)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{proxy}/_intentgate/ui/")
-            page.fill("#token", TOKEN)
-            page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#app:not([hidden])")
-            page.click(".tab[data-view='routes']")
-            page.wait_for_selector("#unmatched tr.unmatched-row")
-            table = page.inner_text("#unmatched")
-            assert "/p/<id-slug>.html" in table and "product_view" in table
-            assert page.is_hidden("#suggested-rules")
-            page.click("#suggest-rules")
-            rules = page.inner_text("#suggested-rules")
-            assert 'kind = "product_view"' in rules and "[[rules]]" in rules
-            assert not page.inner_text("#error")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{proxy}/_intentgate/ui/")
+        page.fill("#token", TOKEN)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#app:not([hidden])")
+        page.click(".tab[data-view='routes']")
+        page.wait_for_selector("#unmatched tr.unmatched-row")
+        table = page.inner_text("#unmatched")
+        assert "/p/<id-slug>.html" in table and "product_view" in table
+        assert page.is_hidden("#suggested-rules")
+        page.click("#suggest-rules")
+        rules = page.inner_text("#suggested-rules")
+        assert 'kind = "product_view"' in rules and "[[rules]]" in rules
+        assert not page.inner_text("#error")
 
 
 def test_page_kind_reads_schema_org_og_type_and_cart_forms() -> None:

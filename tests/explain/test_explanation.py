@@ -58,7 +58,7 @@ def test_explain_lists_what_the_shopper_did_and_keeps_the_exact_attribution(mode
     attribution = out["attribution"]
     assert len(attribution) == model.d
     assert sum(a["contribution"] for a in attribution) == pytest.approx(out["margin"], abs=1e-5)
-    assert out["requirements"] == [{"signal": "comparisons", "min": 0.1,
+    assert out["requirements"] == [{"signal": "comparisons", "min": 0.5,
                                     "raw_value": top["raw_value"], "holds": True}]
     assert set(out["distances"]) == set(model.slugs)
 

@@ -60,7 +60,8 @@ def test_decision_carries_what_the_kernel_computed(tmp_path: Path) -> None:
     unscored, scored = decisions[0], decisions[-1]
     assert unscored.winner == -1  # too few events: not scored
     assert scored.winner >= 0 and scored.runner >= 0 and scored.runner != scored.winner
-    assert 0.0 < scored.confidence <= 1.0
+    # 0 when hysteresis holds a class that is no longer the nearest one
+    assert 0.0 <= scored.confidence <= 1.0
     # The queued record holds copies, so a later request cannot change them.
     gov: Governance = rt.governance
     rec = Observation(*list(gov._queue)[-1])
