@@ -333,8 +333,10 @@ class SharedAdminState:
         m = {_s(k): _s(v) for k, v in meta.items()}
         return {"session": pseudonym, "profile": m.get("profile"),
                 "decisions": int(m.get("decisions", "0")), "class": m.get("class"),
-                "timeline": [orjson.loads(e) for e in events],
-                "changes": [orjson.loads(c) for c in changes]}, GLOBAL
+                # Workers append in the order their flushes land, not in the order the
+                # shopper acted: the story is told by time.
+                "timeline": _by_time([orjson.loads(e) for e in events]),
+                "changes": _by_time([orjson.loads(c) for c in changes])}, GLOBAL
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -377,3 +379,8 @@ def _summed(fields: dict[Any, Any], cast: Any) -> dict[str, Any]:
         name = _s(k).rsplit("|", 1)[0]
         out[name] = out.get(name, 0) + cast(_s(v))
     return out
+
+
+def _by_time(items: list[Any]) -> list[Any]:
+    """Journal entries ordered by their time stamp (stable for equal ones)."""
+    return sorted(items, key=lambda d: d.get("ts", 0.0) if isinstance(d, dict) else 0.0)

@@ -101,8 +101,10 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[RedisServer]:
-    server = RedisServer(workdir)
+def redis_server(workdir: Path, *extra: str) -> Iterator[RedisServer]:
+    """A private redis-server; ``extra`` are more command-line settings (the last one wins),
+    e.g. ``"--appendonly", "yes"`` for one that keeps its data across a restart."""
+    server = RedisServer(workdir, None, *extra)
     server.start()
     try:
         yield server

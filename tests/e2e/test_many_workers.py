@@ -247,7 +247,9 @@ def test_two_instances_of_two_workers_on_one_redis_give_one_picture(
 ) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with redis_server(tmp_path / "redis") as rs:
+    # Redis keeps its data across the restart below (append-only file, synced on every write),
+    # so the test can tell whether anything flushed before the outage was lost.
+    with redis_server(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always") as rs:
         s = {"workers": 2, "store": "redis", "redis_url": rs.url, "redis_prefix": "igmany",
              "admin_token": ADMIN_TOKEN, "budget_ms": 500}
         with proxy_process(origin, tmp_path / "a", **s) as a, \
@@ -302,6 +304,15 @@ def test_two_instances_of_two_workers_on_one_redis_give_one_picture(
             assert r.status_code == 200 and r.json()["active"] == BUNDLED_VERSION
             all_serve([a.url, b.url], BUNDLED_VERSION)
 
+            # What the deployment has counted so far, once every worker has written it behind.
+            settled: list[set[tuple[int, str]]] = []
+
+            def one_total() -> bool:
+                settled.append({live_total(u) for u in [a.url, b.url] * 4})
+                return len(settled) > 1 and settled[-1] == settled[-2] and len(settled[-1]) == 1
+
+            wait_for(one_total, what="one settled total")
+            (before, _scope), = settled[-1]
             # Redis stops: shoppers see no failure; admin answers say they are local only.
             rs.stop()
             for url in (a.url, b.url):
@@ -316,3 +327,16 @@ def test_two_instances_of_two_workers_on_one_redis_give_one_picture(
             rs.start()
             wait_for(lambda: all(live_total(u)[1] == "global" for u in [a.url, b.url] * 2),
                      what="answers global again")
+            # Nothing is lost or counted twice: what was flushed before the outage and the 14
+            # requests counted locally during it, from any worker of either instance.
+            after: list[set[tuple[int, str]]] = []
+
+            def counted_once() -> bool:
+                after.append({live_total(u) for u in [a.url, b.url] * 4})
+                return after[-1] == {(before + 14, "global")}
+
+            try:
+                wait_for(counted_once, what="every request counted once")
+            except AssertionError:
+                raise AssertionError(f"after the outage: {after[-3:]}, expected "
+                                     f"{before + 14}") from None
