@@ -38,7 +38,8 @@ def shop() -> Iterator[str]:
 
 @pytest.fixture
 def proxy(shop: str, make_proxy: Callable[..., str]) -> str:
-    return make_proxy(shop, admin_token=TOKEN, expose_headers=True, bot_max_rate=10_000.0)
+    return make_proxy(shop, admin_token=TOKEN, expose_headers=True, bot_max_rate=10_000.0,
+                      budget_ms=200.0)  # no fail-open on a loaded machine
 
 
 @pytest.fixture

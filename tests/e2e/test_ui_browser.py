@@ -35,7 +35,7 @@ def page() -> Iterator[Any]:
 def proxy(origin: str, make_split_proxy: Callable[..., tuple[str, str]]) -> tuple[str, str]:
     """``(public_url, admin_url)``: the page lives on the admin listener only."""
     return make_split_proxy(origin, admin_token=TOKEN, expose_headers=True,
-                            bot_max_rate=10_000.0)
+                            bot_max_rate=10_000.0, budget_ms=200.0)  # no fail-open under load
 
 
 def _candidate(proxy: str) -> str:
