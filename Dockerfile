@@ -10,7 +10,7 @@ COPY explain ./explain
 RUN python -m venv /opt/intentgate \
  && /opt/intentgate/bin/pip install . \
  && mkdir -p /opt/intentgate/numba-cache \
- && NUMBA_CACHE_DIR=/opt/intentgate/numba-cache /opt/intentgate/bin/python -m proxy.warmup
+ && NUMBA_CACHE_DIR=/opt/intentgate/numba-cache /opt/intentgate/bin/python -m proxy.commands.warmup
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/intentgate --create-home intentgate

@@ -41,8 +41,9 @@ def main() -> int:
         log = Path(args.keep or Path(tmp) / "access.log")
         n = write_log(log, args.lines)
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "proxy.cli", "routes", "suggest", str(log)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "proxy.commands.cli", "routes", "suggest", str(log)],
+            capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     rules = proc.stdout.count("[[rules]]")

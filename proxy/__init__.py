@@ -1,4 +1,7 @@
-"""intentgate's proxy package: the ASGI app, the middleware, forwarding, admin surface and CLI.
+"""intentgate's proxy package: the serving path (app, middleware, engine, forwarding, server)
+at its top level, with its parts in subpackages: ``admin/`` (the admin surface and page),
+``commands/`` (the ``intentgate`` command line and offline commands), ``bench/`` and
+``demo_shop/``.
 
 Importing it compiles nothing and starts nothing; the kernels are warmed in the lifespan.
 """

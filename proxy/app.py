@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxy.admin import AdminApp
+from proxy.admin.surface import AdminApp
 from proxy.config import Settings, from_handoff, load_settings
 from proxy.engine import Engine, EngineOptions
 from proxy.metrics import Metrics
@@ -74,12 +74,12 @@ class Runtime:
     registry: ModelRegistry
     admin: AdminApp
     forward: Any = None
-    governance: Any = None  # proxy.admin_api.Governance: journal, live mix, drift, shadow, audit
+    governance: Any = None  # proxy.admin.api.Governance: journal, live mix, drift, shadow, audit
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     # Background services with ``async start()``/``aclose()`` (proxy.instance.attach).
     services: list[Any] = field(default_factory=list)
     modelsync: Any = None  # proxy.modelsync.ModelSync: one active model on every worker
-    shared: Any = None  # proxy.shared_admin.SharedAdminState: admin state in Redis (or None)
+    shared: Any = None  # proxy.admin.shared.SharedAdminState: admin state in Redis (or None)
     started: bool = False
 
     async def startup(self) -> None:
@@ -195,7 +195,7 @@ def build_runtime(config: Any = None) -> Runtime:
     metrics.gauge("intentgate_model_info", "Active model version.",
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
     runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
-    from proxy.admin_api import install
+    from proxy.admin.api import install
     from proxy.experiments import install as install_experiments
 
     install(admin, runtime)
@@ -208,9 +208,9 @@ def build_runtime(config: Any = None) -> Runtime:
 
 def build_admin(settings: Settings, engine: Engine) -> AdminApp:
     """The admin surface: its listener, allow-list and tokens, and its action audit."""
-    from proxy.admin_audit import AdminAudit
-    from proxy.admin_auth import AdminGuard
-    from proxy.admin_listener import AdminListen
+    from proxy.admin.audit import AdminAudit
+    from proxy.admin.auth import AdminGuard
+    from proxy.admin.listener import AdminListen
 
     guard = AdminGuard.from_settings(settings)
     audit = AdminAudit.from_settings(
@@ -308,7 +308,7 @@ class ProxyApp:
 
 def create_app(settings: Settings) -> ProxyApp:
     """The standalone proxy for ``settings`` (``settings.upstream`` must be set)."""
-    from proxy.admin_listener import AdminListen, AdminPortApp, resolve
+    from proxy.admin.listener import AdminListen, AdminPortApp, resolve
     from proxy.forward import ForwardApp, Timeouts
     from proxy.middleware import IntentGateMiddleware
 

@@ -146,7 +146,7 @@ class Settings(BaseModel):
 
     # Admin surface and audit log.
     admin_token: str | None = None
-    # Its own listener, allow-list and role tokens (docs/admin.md; checks in proxy/admin_auth).
+    # Its own listener, allow-list and role tokens (docs/admin.md; checks in proxy/admin/auth).
     admin_listen: str | None = None  # "host:port" or "public"; unset: serve uses 127.0.0.1:9180
     admin_allow: tuple[str, ...] = ()  # addresses/CIDRs that may reach admin; empty: any
     admin_token_sha256: str | None = None  # hex SHA-256 of the token, instead of admin_token

@@ -23,13 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifiers import UNDETERMINED
 from explain.lift import report
-from proxy.admin import HTTPError, read_body
+from proxy.admin.surface import HTTPError, read_body
 from signals.cohorts import GROUPS, Cohorts
 from signals.events import EventKind
 from signals.outcomes import METRICS, OUTCOME_BITS, OutcomeBook, rows
 
 if TYPE_CHECKING:
-    from proxy.admin import AdminApp
+    from proxy.admin.surface import AdminApp
     from proxy.app import Runtime
     from proxy.engine import Decision
     from proxy.types import Receive, Scope

@@ -163,7 +163,7 @@ def attach(runtime: Runtime, version: str) -> None:
                   "errors reaching the model record in redis.", lambda: {
                       f"stat={k}": v for k, v in sync.stats().items()})
     if settings.store == "redis" and redis is not None and runtime.governance is not None:
-        from proxy.shared_admin import SharedAdminState
+        from proxy.admin.shared import SharedAdminState
 
         shared = SharedAdminState(redis, runtime.governance, prefix=settings.redis_prefix,
                                   session_ttl=settings.session_ttl,

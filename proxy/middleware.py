@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from proxy.admin import AdminApp
+from proxy.admin.surface import AdminApp
 from proxy.engine import Decision, Engine
 from proxy.types import ASGIApp, Message, Receive, Scope, Send
 

@@ -21,8 +21,8 @@ from sklearn.metrics import silhouette_score
 
 from classifiers.artifact import load_model
 from classifiers.evaluate import raw_signals
-from proxy.cli import main as cli
-from proxy.offline import _extractor, _read_events, evaluate_sessions
+from proxy.commands.cli import main as cli
+from proxy.commands.offline import _extractor, _read_events, evaluate_sessions
 from signals.replay import group, replay
 
 

@@ -182,7 +182,7 @@ class ProxyProcess:
                 else str(value)
         with self.log.open("wb") as fh:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "proxy.cli", "serve", "--upstream", upstream,
+                [sys.executable, "-m", "proxy.commands.cli", "serve", "--upstream", upstream,
                  "--port", str(self.port), "--expose-headers"],
                 env=env, stdout=fh, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

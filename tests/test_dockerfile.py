@@ -38,7 +38,7 @@ def test_dockerfile_install_and_warmup_steps_work_in_a_fresh_venv(tmp_path: Path
     assert install.returncode == 0, install.stderr[-2000:]
     cache = tmp_path / "numba-cache"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
-    warm = subprocess.run([str(py), "-m", "proxy.warmup"], capture_output=True, text=True,
+    warm = subprocess.run([str(py), "-m", "proxy.commands.warmup"], capture_output=True, text=True,
                           timeout=300, env=env, cwd=tmp_path)
     assert warm.returncode == 0 and "kernels warm" in warm.stdout, warm.stderr[-2000:]
     assert any(cache.rglob("*.nbi")), "the warm-up left no Numba cache index"
@@ -47,6 +47,8 @@ def test_dockerfile_install_and_warmup_steps_work_in_a_fresh_venv(tmp_path: Path
         timeout=60, cwd=tmp_path)
     assert check.returncode == 0 and check.stdout.startswith("intentgate ")
     assets = subprocess.run(
-        [str(py), "-c", "import proxy.demo_shop.app as a; print(sorted(p.name for p in "
-         "a.ASSETS.iterdir()))"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        [str(py), "-c", "import importlib.util, pathlib; s = importlib.util.find_spec("
+         "'proxy.demo_shop'); print(sorted(p.name for p in pathlib.Path("
+         "s.submodule_search_locations[0], 'assets').iterdir()))"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert "shop.css" in assets.stdout, assets.stderr[-1000:]

@@ -166,7 +166,7 @@ def test_forged_forwarded_for_from_an_untrusted_hop_does_not_pass(
 def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("INTENTGATE_")}
     return subprocess.run(
-        [sys.executable, "-m", "proxy.cli", "serve", "--upstream", "http://127.0.0.1:1",
+        [sys.executable, "-m", "proxy.commands.cli", "serve", "--upstream", "http://127.0.0.1:1",
          "--port", str(free_port()), "--admin-listen", "127.0.0.1:0", *args],
         capture_output=True, text=True, timeout=60, env={**base, **(env or {})})
 
@@ -295,7 +295,7 @@ def test_serve_with_two_workers_serves_admin_only_on_the_admin_port(
     log = tmp_path / "serve.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "proxy.cli", "serve", "--upstream", origin, "--port",
+            [sys.executable, "-m", "proxy.commands.cli", "serve", "--upstream", origin, "--port",
              str(port), "--admin-listen", f"127.0.0.1:{admin_port}", "--workers", "2"],
             env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     public, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"

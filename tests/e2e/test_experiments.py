@@ -297,7 +297,7 @@ def test_experiment_counters_of_two_processes_on_one_redis_are_their_sum(
 def test_experiment_lift_cli_prints_the_same_from_the_api_and_from_recorded_events(
     sim_origin: tuple[str, SimOrigin], tmp_path: Any, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from proxy.lift_cli import main as lift_main
+    from proxy.commands.lift import main as lift_main
     from tests.e2e.conftest import run_proxy
 
     upstream, _ = sim_origin
@@ -336,7 +336,7 @@ def test_experiment_lift_cli_prints_the_same_from_the_api_and_from_recorded_even
 def test_experiment_lift_cli_errors_are_one_line_and_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from proxy.cli import main as cli_main
+    from proxy.commands.cli import main as cli_main
 
     with pytest.raises(SystemExit) as exc:
         code = cli_main(["lift", *argv])

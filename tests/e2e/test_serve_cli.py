@@ -44,7 +44,7 @@ def served(origin: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[
                INTENTGATE_ADMIN_LISTEN="127.0.0.1:0")  # never the shared default port
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "proxy.cli", "serve", "--upstream", origin, "--port",
+            [sys.executable, "-m", "proxy.commands.cli", "serve", "--upstream", origin, "--port",
              str(port), "--model", str(model), "--log-level", "debug", "--expose-headers"],
             env=env, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -89,7 +89,7 @@ def test_serve_refuses_a_bad_model_file_at_startup(origin: str, tmp_path: Path) 
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": 1}')
     proc = subprocess.run(
-        [sys.executable, "-m", "proxy.cli", "serve", "--upstream", origin, "--port",
+        [sys.executable, "-m", "proxy.commands.cli", "serve", "--upstream", origin, "--port",
          str(free_port()), "--model", str(bad), "--data-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60,
         env=dict(os.environ, INTENTGATE_SECRET="c" * 32, INTENTGATE_ADMIN_LISTEN="127.0.0.1:0"))

@@ -10,7 +10,7 @@ import pytest
 
 from explain.governance import Governance, Observation
 from proxy.app import build_runtime
-from proxy.bench_micro import BROWSER_UA, PATHS
+from proxy.bench.micro import BROWSER_UA, PATHS
 from proxy.engine import Decision
 
 

@@ -1,4 +1,4 @@
-"""proxy/admin_auth.py: tokens held as digests, the client address behind trusted hops, the
+"""proxy/admin/auth.py: tokens held as digests, the client address behind trusted hops, the
 allow-list, the per-address failure throttle and the order of the guard's checks."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from proxy.admin import HTTPError
-from proxy.admin_auth import AddressPolicy, AdminGuard, FailureThrottle, TokenSet
+from proxy.admin.auth import AddressPolicy, AdminGuard, FailureThrottle, TokenSet
+from proxy.admin.surface import HTTPError
 from proxy.config import load_settings
 
 GOOD = "a-good-token-of-some-length"

@@ -1,4 +1,4 @@
-"""proxy/admin_listener.py: parsing ``admin_listen``, telling the admin port's requests apart
+"""proxy/admin/listener.py: parsing ``admin_listen``, telling the admin port's requests apart
 by the connection's local port, and what the admin port answers outside ``/_intentgate/``."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proxy.admin_listener import DEFAULT_ADMIN_LISTEN, AdminListen, AdminPortApp, resolve
+from proxy.admin.listener import DEFAULT_ADMIN_LISTEN, AdminListen, AdminPortApp, resolve
 from proxy.config import ConfigError, load_settings
 
 

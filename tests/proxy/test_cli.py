@@ -10,7 +10,7 @@ import pytest
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "proxy.commands.cli", *args], capture_output=True,
                           text=True, timeout=60, cwd=cwd)
 
 

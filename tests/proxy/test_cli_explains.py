@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from proxy import bench, cli, offline
-from proxy.cliparse import Parser, port_problem
+from proxy.bench import run as bench
+from proxy.commands import cli, offline
+from proxy.commands.parse import Parser, port_problem
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTGATE_")}
-    return subprocess.run([sys.executable, "-m", "proxy.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "proxy.commands.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd, env=env)
 
 

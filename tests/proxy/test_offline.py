@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from classifiers.artifact import load_model
-from proxy.cli import main
+from proxy.commands.cli import main
 from signals.events import EventKind as K
 from signals.records import dumps, event_to_record
 from tests.factories import event
@@ -129,7 +129,7 @@ def test_import_writes_event_jsonl(shared_data: Path, tmp_path: Path,
 
 def test_fit_bundled_rebuilds_the_shipped_model_byte_for_byte(shared_data: Path,
                                                               tmp_path: Path) -> None:
-    from proxy.offline import BUNDLED_PATH
+    from proxy.commands.offline import BUNDLED_PATH
 
     out = tmp_path / "model.json"
     assert main(["fit-bundled", "--data-dir", str(shared_data), "--out", str(out)]) == 0
@@ -252,7 +252,7 @@ def test_fit_without_scikit_learn_says_what_to_install_in_one_line(tmp_path: Pat
     events = tmp_path / "events.jsonl"
     _write_sessions(events, n=30)
     code = ("import sys; sys.modules['sklearn'] = None\n"
-            "from proxy.cli import main\n"
+            "from proxy.commands.cli import main\n"
             f"raise SystemExit(main(['fit', {str(events)!r}, '--out', "
             f"{str(tmp_path / 'm.json')!r}]))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from proxy.cli import main
+from proxy.commands.cli import main
 from signals.accesslog import parse_line
 from signals.events import PAGE_KINDS
 from signals.routes import RouteTable

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from proxy.admin.shared import GLOBAL, SharedAdminState
 from proxy.app import build_runtime
-from proxy.bench_micro import BROWSER_UA, PATHS
-from proxy.shared_admin import GLOBAL, SharedAdminState
+from proxy.bench.micro import BROWSER_UA, PATHS
 from tests.redisproc import delete_prefix, shared_redis
 
 pytestmark = pytest.mark.redis

@@ -3,8 +3,8 @@
 Raw ASGI with one error path: every failure is a 4xx with a JSON reason, never a 500 or a
 traceback. ``health``, ``beacon`` and ``beacon.js`` are public; everything else is the admin
 surface: on its own listener when one is set (404 on the shoppers' port), behind
-``proxy.admin_auth`` (allow-list, throttle, role token: ``read`` for GET, ``write`` otherwise),
-with every ``write`` request audited (``proxy.admin_audit``) and ``no-store``/``nosniff``/
+``proxy.admin.auth`` (allow-list, throttle, role token: ``read`` for GET, ``write`` otherwise),
+with every ``write`` request audited (``proxy.admin.audit``) and ``no-store``/``nosniff``/
 ``frame-ancestors 'none'`` on every response. The admin API of later issues mounts here.
 """
 
@@ -20,9 +20,9 @@ from proxy.types import Receive, Scope, Send
 from signals.beacon import BEACON_JS, MAX_BEACON_BYTES, parse_beacon
 
 if TYPE_CHECKING:
-    from proxy.admin_audit import AdminAudit
-    from proxy.admin_auth import AdminGuard
-    from proxy.admin_listener import AdminListen
+    from proxy.admin.audit import AdminAudit
+    from proxy.admin.auth import AdminGuard
+    from proxy.admin.listener import AdminListen
     from proxy.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-_PRINCIPAL = "intentgate.admin"  # proxy.admin_auth.SCOPE_KEY
+_PRINCIPAL = "intentgate.admin"  # proxy.admin.auth.SCOPE_KEY
 
 
 class AdminApp:
@@ -96,7 +96,7 @@ class AdminApp:
         version: str = "", guard: AdminGuard | None = None, audit: AdminAudit | None = None,
         listen: AdminListen | None = None,
     ) -> None:
-        from proxy.admin_auth import AdminGuard, TokenSet
+        from proxy.admin.auth import AdminGuard, TokenSet
 
         self.engine = engine
         self.guard = guard if guard is not None else AdminGuard(TokenSet.of(admin_token))

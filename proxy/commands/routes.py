@@ -53,8 +53,8 @@ def load_routes(config: str | None, preset: str | None = None) -> tuple[RouteTab
 
 
 def _open(path: str) -> IO[str]:
-    from proxy.offline import UsageError as OfflineUsage
-    from proxy.offline import _open_text
+    from proxy.commands.offline import UsageError as OfflineUsage
+    from proxy.commands.offline import _open_text
 
     try:
         return _open_text(path)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from proxy.cliparse import EXIT_USAGE, Parser, RawDescriptionFormatter, port_problem
+from proxy.commands.parse import EXIT_USAGE, Parser, RawDescriptionFormatter, port_problem
 from proxy.config import ConfigError, Settings, load_settings
 
 DESCRIPTION = """\
@@ -130,8 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings) -> int:
-    from proxy.admin_listener import AdminListen, resolve
-    from proxy.admin_listener import serve as serve_listeners
+    from proxy.admin.listener import AdminListen, resolve
+    from proxy.admin.listener import serve as serve_listeners
     from proxy.server import ServerLimits, uvicorn_kwargs
 
     # Checked before anything is built or loaded, so a taken port or a bad --model is one
@@ -169,8 +169,11 @@ def serve(settings: Settings) -> int:
 def _demo_shop(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from proxy.demo_shop import create_demo_shop
-
+    try:
+        from proxy.demo_shop import create_demo_shop
+    except ImportError as exc:  # starlette is the `demo` extra: the serving path does not need it
+        _die(f"the demo storefront needs {exc.name or 'starlette'}: "
+             "pip install 'intentgate[demo]' (or pip install starlette)")
     problem = port_problem(args.host, args.port)
     if problem is not None:
         _die(problem)
@@ -187,18 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Subcommands with their own parsers get their arguments untouched.
     if argv and argv[0] in _PASSTHROUGH:
         if argv[0] == "bench":
-            from proxy.bench import main as bench_main
+            from proxy.bench.run import main as bench_main
 
             return bench_main(argv[1:])
         if argv[0] == "lift":
-            from proxy.lift_cli import main as lift_main
+            from proxy.commands.lift import main as lift_main
 
             return lift_main(argv[1:])
         if argv[0] == "routes":
-            from proxy.routes_cli import main as routes_main
+            from proxy.commands.routes import main as routes_main
 
             return routes_main(argv[1:])
-        from proxy import offline
+        from proxy.commands import offline
 
         return offline.main(argv[0], argv[1:])
     parser = _parser()
@@ -211,11 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo-shop":
         return _demo_shop(args)
     if args.command == "bench":
-        from proxy.bench import main as bench_main
+        from proxy.bench.run import main as bench_main
 
         return bench_main(args.args)
     if args.command in ("fit", "import", "evaluate", "lodo", "fit-bundled"):
-        from proxy import offline
+        from proxy.commands import offline
 
         return offline.main(args.command, args.args)
     parser.error(f"unknown command {args.command!r}")

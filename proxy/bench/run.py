@@ -47,6 +47,8 @@ PATHS = (
 # add-to-cart button sends them. The client-comparison targets (httpx, aiohttp) do not forward
 # request bodies, so a run that includes them uses the GET-only "browse" mix for every target.
 POSTS = (("/cart/add.js", "id=phone-pro&quantity=1"), ("/wishlist/add", "id=smartwatch"))
+KNOWN_TARGETS = ("direct", "nginx", "passthrough", "intentgate", "own-client", "httpx", "aiohttp",
+                 "intentgate-noaudit", "intentgate-experiment", "intentgate-redis")
 GET_ONLY_TARGETS = frozenset({"httpx", "aiohttp"})
 N_SESSIONS = 2000
 # Targets that run intentgate's engine, whose /_intentgate/metrics tell how much of the bench
@@ -353,7 +355,7 @@ def _stack(args: argparse.Namespace, work: Path,
     env = dict(os.environ, INTENTGATE_SECRET=SECRET, INTENTGATE_DATA_DIR=str(work / "data"),
                INTENTGATE_BOT_MAX_RATE="1e9", INTENTGATE_LOG_LEVEL="warning",
                INTENTGATE_ADMIN_TOKEN=ADMIN_TOKEN)
-    py = [sys.executable, "-m", "proxy.cli", "serve", "--upstream", upstream.url]
+    py = [sys.executable, "-m", "proxy.commands.cli", "serve", "--upstream", upstream.url]
     redis_prefix = f"igbench{os.getpid()}"
     pin = None if args.workers > 1 else "0"
     workers = ["--workers", str(args.workers)] if args.workers > 1 else []
@@ -368,7 +370,7 @@ def _stack(args: argparse.Namespace, work: Path,
 
     def client(kind: str) -> Any:
         return lambda name, port, log: Target(
-            name, [sys.executable, "-m", "proxy.bench_clients", kind, upstream.url, str(port)],
+            name, [sys.executable, "-m", "proxy.bench.clients", kind, upstream.url, str(port)],
             port, env, pin, log)
 
     factories: dict[str, Any] = {
@@ -388,11 +390,7 @@ def _stack(args: argparse.Namespace, work: Path,
                                   dict(env, INTENTGATE_REDIS_PREFIX=redis_prefix)),
     }
     names = args.targets.split(",")
-    for name in names:
-        if name != "direct" and name not in factories:
-            print(f"intentgate bench: error: unknown target {name!r}; known: direct, "
-                  + ", ".join(factories), file=sys.stderr)
-            raise SystemExit(2)
+    assert set(factories) | {"direct"} == set(KNOWN_TARGETS)
     started: list[Target] = []
     try:
         upstream.start()
@@ -452,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from proxy.cliparse import Parser
+    from proxy.commands.parse import Parser
 
     ap = Parser(prog="intentgate bench", description="Measure the proxy's throughput, latency "
                 "and CPU per request beside nginx and a bare passthrough, in the same run.")
@@ -472,6 +470,11 @@ def _main(argv: list[str] | None) -> int:
     args = ap.parse_args(argv)
     report: dict[str, Any] = {}
     skipped: dict[str, str] = {}
+    for name in args.targets.split(","):
+        if name not in KNOWN_TARGETS:
+            print(f"intentgate bench: error: unknown target {name!r}; known: "
+                  + ", ".join(KNOWN_TARGETS), file=sys.stderr)
+            return 2
     if not args.micro_only:
         for tool in ("wrk", "taskset"):
             if shutil.which(tool) is None:
@@ -498,7 +501,7 @@ def _main(argv: list[str] | None) -> int:
         if skipped:
             report["skipped"] = skipped
     if not args.no_micro:
-        from proxy.bench_micro import run_all
+        from proxy.bench.micro import run_all
 
         report["micro"] = run_all()
     if args.json:

@@ -29,16 +29,16 @@ from explain.drift import DriftMonitor
 from explain.errors import AuditSinkError
 from explain.governance import Governance
 from explain.live import LiveMix
-from proxy.admin import HTTPError, read_body
-from proxy.admin_audit import note_action
+from proxy.admin.audit import note_action
+from proxy.admin.lookup import HISTORY_GONE, profile_state, shopper_view
+from proxy.admin.surface import HTTPError, read_body
 from proxy.instance import instance_dir
-from proxy.lookup import HISTORY_GONE, profile_state, shopper_view
 from proxy.modelsync import SyncUnavailable
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from proxy.admin import AdminApp
+    from proxy.admin.surface import AdminApp
     from proxy.app import Runtime
 
 logger = logging.getLogger(__name__)
@@ -268,10 +268,10 @@ class AdminAPI:
                      "dropped": audit.dropped}, ()
 
     async def session(self, scope: Scope, receive: Receive) -> Result:
-        """``GET api/sessions/<id>``: one shopper's story (``proxy.lookup``): the class the proxy
-        uses for them now (the profile's once identified) and one timeline across devices. With
-        the Redis store, a session another worker or instance served is found through the shared
-        journal."""
+        """``GET api/sessions/<id>``: one shopper's story (``proxy.admin.lookup``): the class the
+        proxy uses for them now (the profile's once identified) and one timeline across devices.
+        With the Redis store, a session another worker or instance served is found through the
+        shared journal."""
         ident = _tail(scope, "api/sessions/")
         if not _TOKEN.match(ident):
             raise HTTPError(400, "session id must be the session cookie's value or the "

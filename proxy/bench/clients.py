@@ -1,7 +1,7 @@
 """Minimal raw-ASGI passthroughs used only by ``intentgate bench`` to compare upstream clients
 on equal terms (same server stack, no classification, no header rewriting beyond hop-by-hop):
 
-    python -m proxy.bench_clients httpx|aiohttp|own UPSTREAM PORT
+    python -m proxy.bench.clients httpx|aiohttp|own UPSTREAM PORT
 
 ``own`` is the proxy's own client (``proxy.upstream``) with nothing around it: the floor the
 full forwarding path (``passthrough``) is measured against. aiohttp comes from the ``bench``

@@ -1,4 +1,5 @@
-"""Compile and cache every Numba kernel signature ahead of time (``python -m proxy.warmup``).
+"""Compile and cache every Numba kernel signature ahead of time
+(``python -m proxy.commands.warmup``).
 
 The Dockerfile runs this at build time so a container's first request finds the kernels in
 ``NUMBA_CACHE_DIR``; the proxy warms them again at startup (a cache hit, milliseconds).

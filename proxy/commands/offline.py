@@ -20,7 +20,7 @@ from typing import IO, Any, Literal
 import numpy as np
 import orjson
 
-from proxy.cliparse import EXIT_USAGE, Parser
+from proxy.commands.parse import EXIT_USAGE, Parser
 from signals.events import EventKind, ShopperEvent
 from signals.features import DEFAULT_FEATURES, FeatureExtractor
 from signals.importers import IMPORTERS, MISSING, Counts

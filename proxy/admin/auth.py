@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Literal
 
-from proxy.admin import HTTPError, header
+from proxy.admin.surface import HTTPError, header
 from proxy.types import Scope
 
 Role = Literal["read", "write"]

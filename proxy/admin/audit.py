@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from explain.audit import JsonlSink, RedisStreamSink
-from proxy.admin_auth import Principal
+from proxy.admin.auth import Principal
 from proxy.types import Scope
 
 logger = logging.getLogger("intentgate.admin")
