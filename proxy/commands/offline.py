@@ -28,7 +28,7 @@ from signals.records import dumps, parse_line, record_to_event
 from signals.replay import StateRows, group, replay, replay_states
 from signals.state import DEFAULT_CONFIG, StateConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the source tree: proxy/commands/offline.py
 SHARED_DATA = ROOT.parent / "shared" / "data"
 BUNDLED_PATH = ROOT / "classifiers" / "bundled" / "model.json"
 # The bundled model's created_at is fixed so `make model` rebuilds it byte for byte.
