@@ -14,10 +14,13 @@ import logging
 import os
 import secrets
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from explain.audit import AuditLog, AuditPolicy, JsonlSink, RedisStreamSink
+from explain.governance import Governance
 from proxy.admin.surface import AdminApp
 from proxy.config import Settings, from_handoff, load_settings
 from proxy.engine import Engine, EngineOptions
@@ -29,6 +32,10 @@ from signals.identity import IdentityCodec, IdentityReader
 from signals.routes import RouteTable
 from signals.store import MemoryStore
 from signals.unmatched import UnmatchedRoutes
+
+if TYPE_CHECKING:
+    from proxy.forward import ForwardApp
+    from signals.store import ProfileStore
 
 logger = logging.getLogger("intentgate")
 
@@ -73,8 +80,8 @@ class Runtime:
     engine: Engine
     registry: ModelRegistry
     admin: AdminApp
-    forward: Any = None
-    governance: Any = None  # proxy.admin.api.Governance: journal, live mix, drift, shadow, audit
+    governance: Governance  # journal, live mix, drift, shadow, audit (the engine's observer)
+    forward: ForwardApp | None = None  # the standalone proxy's forwarder (None: middleware)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     # Background services with ``async start()``/``aclose()`` (proxy.instance.attach).
     services: list[Any] = field(default_factory=list)
@@ -117,8 +124,7 @@ class Runtime:
             await service.aclose()
         if self.engine.experiments is not None:
             await self.engine.experiments.aclose()  # exported changes go before the audit log
-        if self.governance is not None:
-            await self.governance.aclose()  # buffered audit records are written first
+        await self.governance.aclose()  # buffered audit records are written first
         if self.admin.audit is not None:
             await self.admin.audit.aclose()
         for task in self.tasks:
@@ -131,9 +137,11 @@ class Runtime:
             self.engine.recorder.close()
 
 
-def build_runtime(config: Any = None) -> Runtime:
+def build_runtime(config: Any = None, *, forward: bool = False) -> Runtime:
     """Settings (a ``Settings``, a dict of settings, or ``None`` for defaults + environment)
-    turned into ready objects. Raises ``ConfigError``/``RuleError`` for bad settings."""
+    turned into ready objects, each built once with its parts passed in; ``forward``: also the
+    standalone proxy's forwarder towards ``settings.upstream``. Raises
+    ``ConfigError``/``RuleError`` for bad settings."""
     if isinstance(config, Settings):
         settings = config
     else:
@@ -153,6 +161,11 @@ def build_runtime(config: Any = None) -> Runtime:
     )
     metrics = Metrics()
     store = build_store(settings, codec, metrics)
+    clock = time.time
+    governance = build_governance(settings, store, codec, clock)
+    from proxy.experiments import build_experiments
+
+    experiments = build_experiments(settings, store, codec.pseudonym, governance.audit, clock)
     recorder = None
     if settings.record_events:
         from proxy.recorder import EventRecorder
@@ -163,6 +176,7 @@ def build_runtime(config: Any = None) -> Runtime:
             max_bytes=settings.record_max_bytes,
             keep=settings.record_keep,
             allow_query_text=settings.record_query_text,
+            tagger=experiments.tags,
         )
     options = EngineOptions(
         header_prefix=settings.header_prefix.lower().encode(),
@@ -184,17 +198,19 @@ def build_runtime(config: Any = None) -> Runtime:
     engine = Engine(
         options=options, routes=routes, codec=codec, reader=reader,
         bots=BotGate(max_rate=settings.bot_max_rate), store=store, metrics=metrics,
-        recorder=recorder,
+        recorder=recorder, observer=governance, experiments=experiments,
+        # Bounded; drained when the admin API asks.
+        unmatched=UnmatchedRoutes(sniff=settings.sniff_page_types), clock=clock,
     )
     model_dir = Path(settings.model_dir) if settings.model_dir else settings.data_path() / "models"
-    # Bounded; drained when the admin API asks.
-    engine.unmatched = UnmatchedRoutes(sniff=settings.sniff_page_types)
-    registry = ModelRegistry(model_dir, engine.activate, model_file=settings.model)
-    engine.registry = registry
+    # The engine holds the model it serves; the registry reads it from there (one truth).
+    registry = ModelRegistry(model_dir, engine, model_file=settings.model)
     admin = build_admin(settings, engine)
     metrics.gauge("intentgate_model_info", "Active model version.",
                   lambda: {f"version={engine.active.version}": 1.0} if engine.active else {})
-    runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin)
+    runtime = Runtime(settings=settings, engine=engine, registry=registry, admin=admin,
+                      governance=governance,
+                      forward=build_forward(settings, engine) if forward else None)
     from proxy.admin.api import install
     from proxy.experiments import install as install_experiments
 
@@ -204,6 +220,34 @@ def build_runtime(config: Any = None) -> Runtime:
 
     attach(runtime, VERSION)
     return runtime
+
+
+def build_governance(settings: Settings, store: ProfileStore, codec: IdentityCodec,
+                     clock: Any) -> Governance:
+    """Governance from settings: the bounded queue behind the request path that keeps the
+    session journal, live mix, drift, shadow scoring and the decision audit."""
+    audit = None
+    if settings.audit:
+        retention = settings.audit_retention_days * 86400.0
+        sink: Any
+        if settings.store == "redis":
+            # The store's client: same server or Cluster, same short deadlines.
+            client = store.client
+            sink = RedisStreamSink(client, key=f"{settings.redis_prefix}:audit",
+                                   maxlen=settings.audit_stream_maxlen,
+                                   retention_s=retention)
+        else:
+            directory = settings.audit_dir or settings.data_path() / "audit"
+            # Several workers: one file per worker, merged when read (proxy.instance).
+            from proxy.instance import instance_dir
+
+            writer = os.getpid() if instance_dir() is not None else None
+            sink = JsonlSink(Path(directory), max_bytes=settings.audit_max_bytes,
+                             keep=settings.audit_keep, retention_s=retention, writer=writer)
+        audit = AuditLog(sink, capacity=settings.audit_queue,
+                         policy=AuditPolicy(settings.audit_sample_rate))
+    return Governance(pseudonym=codec.pseudonym, min_events=settings.min_events,
+                      audit=audit, clock=clock)
 
 
 def build_admin(settings: Settings, engine: Engine) -> AdminApp:
@@ -284,6 +328,7 @@ class ProxyApp:
                             b"connection: close\r\n\r\n")
             transport.close()
             return
+        assert self.runtime.forward is not None  # ws_tunnel is set only with a forwarder
         self.runtime.forward.tunnel(transport, method, target, headers, client, scheme, early)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -306,23 +351,15 @@ class ProxyApp:
                 return
 
 
-def create_app(settings: Settings) -> ProxyApp:
-    """The standalone proxy for ``settings`` (``settings.upstream`` must be set)."""
-    from proxy.admin.listener import AdminListen, AdminPortApp, resolve
+def build_forward(settings: Settings, engine: Engine) -> ForwardApp:
+    """The forwarder towards ``settings.upstream``. Unless this is the bench's bare
+    passthrough, classification happens in its one walk over the headers (the middleware in
+    front routes the admin surface and hands every other request straight on)."""
     from proxy.forward import ForwardApp, Timeouts
-    from proxy.middleware import IntentGateMiddleware
 
-    if settings.upstream is None:
-        raise ValueError("upstream is required to serve as a reverse proxy")
-    upstream = settings.upstream
-    settings = resolve(settings)  # unset admin_listen: the default localhost listener
-    listen = AdminListen.parse(settings.admin_listen)
-    if listen is None:
-        logger.warning("admin_listen = public: the admin API, metrics and the merchandiser "
-                       "page are served on the shoppers' port; only tokens guard them")
-    runtime = build_runtime(settings)
-    forward = ForwardApp(
-        upstream,
+    assert settings.upstream is not None
+    return ForwardApp(
+        settings.upstream,
         timeouts=Timeouts(
             connect=settings.connect_timeout, read=settings.read_timeout,
             pool=settings.pool_timeout,
@@ -331,16 +368,30 @@ def create_app(settings: Settings) -> ProxyApp:
         preserve_host=settings.preserve_host,
         trusted_hops=frozenset(settings.trusted_hops),
         pool_size=settings.pool_size,
-        metrics=runtime.engine.metrics,
+        metrics=engine.metrics,
         strip_prefix=settings.header_prefix.lower().encode(),
+        engine=None if settings.passthrough else engine,
     )
-    runtime.forward = forward
+
+
+def create_app(settings: Settings) -> ProxyApp:
+    """The standalone proxy for ``settings`` (``settings.upstream`` must be set)."""
+    from proxy.admin.listener import AdminListen, AdminPortApp, resolve
+    from proxy.middleware import IntentGateMiddleware
+
+    if settings.upstream is None:
+        raise ValueError("upstream is required to serve as a reverse proxy")
+    settings = resolve(settings)  # unset admin_listen: the default localhost listener
+    listen = AdminListen.parse(settings.admin_listen)
+    if listen is None:
+        logger.warning("admin_listen = public: the admin API, metrics and the merchandiser "
+                       "page are served on the shoppers' port; only tokens guard them")
+    runtime = build_runtime(settings, forward=True)
+    forward = runtime.forward
+    assert forward is not None
     if settings.passthrough:
         # The bench's bare passthrough: same server stack and forwarding, no classification.
         return ProxyApp(runtime, forward)
-    # Classification happens in the forwarder's one walk over the headers; the middleware
-    # in front routes the admin surface and hands every other request straight on.
-    forward.attach(runtime.engine)
     inner: ASGIApp = IntentGateMiddleware(forward, engine=runtime.engine, admin=runtime.admin)
     if listen is not None:
         inner = AdminPortApp(inner, runtime.admin, listen)

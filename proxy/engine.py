@@ -33,9 +33,11 @@ from signals.state import SessionState
 from signals.store import PROFILE_PREFIX
 
 if TYPE_CHECKING:
-    from proxy.models import ModelRegistry
+    from explain.governance import Governance
+    from proxy.experiments import Experiments
     from proxy.recorder import EventRecorder
     from signals.store import ProfileStore
+    from signals.unmatched import UnmatchedRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +173,10 @@ class Engine:
         bots: BotGate,
         store: ProfileStore,
         metrics: Metrics,
-        registry: ModelRegistry | None = None,
         recorder: EventRecorder | None = None,
+        observer: Governance | None = None,
+        experiments: Experiments | None = None,
+        unmatched: UnmatchedRoutes | None = None,
         clock: Any = time.time,
     ) -> None:
         self.options = options
@@ -182,16 +186,16 @@ class Engine:
         self.bots = bots
         self.store = store
         self.metrics = metrics
-        self.registry = registry
         self.recorder = recorder
         self.clock = clock
+        # The model being served: the one truth (ModelRegistry.active reads it from here).
         self.active: ActiveModel | None = None
         # Given each scored decision (explain.governance.Governance.submit); None: nothing to do.
-        self.observer: Any = None
-        # Holdout groups and outcome counting (proxy.experiments.Experiments); None: off.
-        self.experiments: Any = None
-        # signals.unmatched.UnmatchedRoutes: requests no rule decides (None: not sampled).
-        self.unmatched: Any = None
+        self.observer = observer
+        # Holdout groups and outcome counting; None: off.
+        self.experiments = experiments
+        # Requests no rule decides (None: not sampled).
+        self.unmatched = unmatched
         self._log = _RateLimitedLog()
         # Why the last ``classify`` returned None; read by the caller before any await.
         self.skipped: bytes = b""
@@ -219,6 +223,12 @@ class Engine:
         self._pseudonyms: dict[str, str] = {}
 
     # -- model lifecycle -------------------------------------------------------------------
+
+    @property
+    def serving(self) -> Model | None:
+        """The model requests are scored with now (None before the first activation)."""
+        active = self.active
+        return active.model if active is not None else None
 
     def activate(self, model: Model) -> ActiveModel:
         """Build and warm everything for ``model``, then swap it in with one assignment."""
@@ -300,7 +310,9 @@ class Engine:
         if self.experiments is not None and isinstance(decision, Decision):
             # After the budget check: a request forwarded unclassified is not counted either.
             self.experiments.on_decision(decision)
-        observer = self.observer
+        # Typed loosely here only: it is handed a plain tuple in the field order of
+        # explain.governance.Observation, cheaper to build than the NamedTuple itself.
+        observer: Any = self.observer
         if observer is not None and decision.__class__ is Decision:
             d: Decision = decision
             active = d.active
@@ -479,9 +491,8 @@ class Engine:
             # The event is undone, so is the class change it caused (journal, audit, memory).
             if decision.cls != decision.prev_cls and decision.active is not None:
                 decision.active.memory.restore(decision.key, decision.cls, decision.prev_cls)
-                undo = getattr(self.observer, "undo", None)
-                if undo is not None:
-                    undo(decision, status)
+                if self.observer is not None:
+                    self.observer.undo(decision, status)
         elif decision.event is not None and self.recorder is not None:
             self.recorder.record(decision.session, decision.event)
         if identify is not None:

@@ -29,10 +29,13 @@ from signals.events import EventKind
 from signals.outcomes import METRICS, OUTCOME_BITS, OutcomeBook, rows
 
 if TYPE_CHECKING:
+    from explain.audit import AuditLog
     from proxy.admin.surface import AdminApp
     from proxy.app import Runtime
+    from proxy.config import Settings
     from proxy.engine import Decision
     from proxy.types import Receive, Scope
+    from signals.store import ProfileStore
 
 logger = logging.getLogger(__name__)
 
@@ -329,51 +332,53 @@ def _pairs(scope: Scope) -> list[tuple[str, str]]:
     return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 
-def build_exporter(runtime: Runtime) -> Any:
+def build_exporter(settings: Settings, store: ProfileStore, pseudonym: Any,
+                   audit: AuditLog | None) -> Any:
     """The class-change exporter for the configured sinks (None when there are none)."""
     from proxy.config import ConfigError
     from proxy.export import AuditExport, Exporter, RedisStreamExport, WebhookExport
 
-    settings = runtime.settings
-    engine = runtime.engine
     sinks: list[Any] = []
     if settings.export_stream:
         if settings.store != "redis":
             raise ConfigError("export_stream=true needs store = redis")
-        sinks.append(RedisStreamExport(engine.store.client,
+        sinks.append(RedisStreamExport(store.client,
                                        f"{settings.redis_prefix}:export",
                                        settings.export_stream_maxlen))
     if settings.export_webhook:
         sinks.append(WebhookExport(settings.export_webhook, token=settings.export_webhook_token))
     if settings.export_audit:
-        audit = getattr(runtime.governance, "audit", None)
         if audit is None:
             raise ConfigError("export_audit=true needs the audit log (audit = true)")
         sinks.append(AuditExport(audit))
     if not sinks:
         return None
-    return Exporter(sinks, pseudonym=engine.codec.pseudonym, capacity=settings.memory_capacity,
+    return Exporter(sinks, pseudonym=pseudonym, capacity=settings.memory_capacity,
                     buffer=settings.export_buffer, batch=settings.export_batch,
                     retry_base=min(0.5, settings.export_retry_max_s),
                     retry_max=settings.export_retry_max_s,
-                    h_signals=engine.h_signals)
+                    h_signals=(settings.header_prefix + "Signals").lower().encode())
+
+
+def build_experiments(settings: Settings, store: ProfileStore, pseudonym: Any,
+                      audit: AuditLog | None, clock: Any) -> Experiments:
+    """The engine's hook from settings, with the configured experiment started."""
+    exps = Experiments(pseudonym=pseudonym,
+                       header_prefix=settings.header_prefix.lower().encode(),
+                       capacity=settings.memory_capacity,
+                       store=store if settings.store == "redis" else None,
+                       redis_prefix=settings.redis_prefix, clock=clock)
+    if settings.holdout_share > 0.0:
+        exps.start(settings.experiment, settings.holdout_share, settings.experiment_salt)
+    exps.exporter = build_exporter(settings, store, pseudonym, audit)
+    return exps
 
 
 def install(admin: AdminApp, runtime: Runtime) -> Experiments:
-    """Build the hook from settings, start the configured experiment, register the API."""
-    settings = runtime.settings
+    """Register the experiments API and its gauges for the runtime's hook."""
     engine = runtime.engine
-    exps = Experiments(pseudonym=engine.codec.pseudonym,
-                       header_prefix=engine.options.header_prefix,
-                       capacity=settings.memory_capacity,
-                       store=engine.store if settings.store == "redis" else None,
-                       redis_prefix=settings.redis_prefix, clock=engine.clock)
-    if settings.holdout_share > 0.0:
-        exps.start(settings.experiment, settings.holdout_share, settings.experiment_salt)
-    exps.exporter = build_exporter(runtime)
-    engine.experiments = exps
-    if engine.recorder is not None:
-        engine.recorder.tagger = exps.tags
+    exps = engine.experiments
+    assert exps is not None  # build_runtime always builds it (off until an experiment runs)
     api = ExperimentsAPI(runtime, exps)
     admin.add("GET", "api/experiments", api.index)
     admin.add("GET", "api/experiments/*", api.get)

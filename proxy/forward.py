@@ -102,6 +102,7 @@ class ForwardApp:
         metrics: Any = None,
         max_header_bytes: int = 64 * 1024,
         strip_prefix: bytes = b"x-intent-",
+        engine: Any = None,
     ) -> None:
         url = urlsplit(upstream)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -129,6 +130,8 @@ class ForwardApp:
             read_timeout=timeouts.read, pool_timeout=timeouts.pool,
             max_header_bytes=max_header_bytes,
         )
+        if engine is not None:
+            self.attach(engine)
 
     def attach(self, engine: Any) -> None:
         """Classify here, in the one walk over the request headers that builds the head for

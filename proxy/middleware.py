@@ -159,7 +159,9 @@ class _ResponseHook:
     async def __call__(self, message: Message) -> None:
         if self.sniff is not None and message["type"] == "http.response.body":
             # The unmatched-routes sample asked for this page's HTML: its first chunk, once.
-            self.engine.unmatched.body("GET", self.sniff, bytes(message.get("body", b"")))
+            unmatched = self.engine.unmatched
+            if unmatched is not None:  # set whenever a decision asks to sniff
+                unmatched.body("GET", self.sniff, bytes(message.get("body", b"")))
             self.sniff = None
         if message["type"] == "http.response.start":
             identify_name = self.mw._identify

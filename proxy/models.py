@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from classifiers.artifact import Model, load_model
 from classifiers.errors import ArtifactError
@@ -54,20 +53,33 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+class Serving(Protocol):
+    """What serves the models the registry picks (``proxy.engine.Engine``)."""
+
+    @property
+    def serving(self) -> Model | None: ...
+
+    def activate(self, model: Model) -> Any: ...
+
+
 class ModelRegistry:
-    """The model directory plus the callback that swaps a model into the engine."""
+    """The model directory in front of what serves the model (the engine), which holds the
+    one reference to the active model: ``active`` reads it from there."""
 
     def __init__(
         self,
         directory: Path,
-        swap: Callable[[Model], Any],
+        engine: Serving,
         *,
         model_file: str | None = None,
     ) -> None:
         self.directory = directory
-        self.swap = swap
+        self.engine = engine
         self.model_file = model_file
-        self.active: Model | None = None
+
+    @property
+    def active(self) -> Model | None:
+        return self.engine.serving
 
     # -- history ---------------------------------------------------------------------------
 
@@ -107,8 +119,7 @@ class ModelRegistry:
         return path
 
     def _activate(self, model: Model) -> Model:
-        self.swap(model)  # builds and warms everything, then one reference assignment
-        self.active = model
+        self.engine.activate(model)  # builds and warms everything, then one reference assignment
         return model
 
     def use(self, model: Model) -> Model:

@@ -38,6 +38,7 @@ class EventRecorder:
     def __init__(
         self, directory: Path, *, codec: IdentityCodec, max_bytes: int, keep: int,
         allow_query_text: bool = True,
+        tagger: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         self.directory = directory
         self.codec = codec
@@ -53,7 +54,7 @@ class EventRecorder:
         self._flushed_at = 0.0
         # Extra fields for a session's lines (proxy.experiments: its experiment and group, so
         # ``intentgate lift`` can report from recorded events); None: none.
-        self.tagger: Callable[[str], dict[str, Any] | None] | None = None
+        self.tagger = tagger
         self.writer: int | None = None  # several workers: this one's pid (its own files)
 
     @property

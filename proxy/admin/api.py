@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -24,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifiers.artifact import Model
 from classifiers.errors import ArtifactError
-from explain.audit import AuditLog, AuditPolicy, JsonlSink, RedisStreamSink
 from explain.drift import DriftMonitor
 from explain.errors import AuditSinkError
 from explain.governance import Governance
@@ -541,39 +539,9 @@ def _static_handler(ctype: bytes, payload: bytes) -> Callable[[Scope, Receive], 
     return handler
 
 
-def build_governance(runtime: Runtime) -> Governance:
-    """Governance from settings."""
-    settings = runtime.settings
-    engine = runtime.engine
-    audit = None
-    if settings.audit:
-        retention = settings.audit_retention_days * 86400.0
-        sink: Any
-        if settings.store == "redis":
-            # The store's client: same server or Cluster, same short deadlines.
-            client = engine.store.client
-            sink = RedisStreamSink(client, key=f"{settings.redis_prefix}:audit",
-                                   maxlen=settings.audit_stream_maxlen,
-                                   retention_s=retention)
-        else:
-            directory = settings.audit_dir or settings.data_path() / "audit"
-            # Several workers: one file per worker, merged when read (proxy.instance).
-            from proxy.instance import instance_dir
-
-            writer = os.getpid() if instance_dir() is not None else None
-            sink = JsonlSink(Path(directory), max_bytes=settings.audit_max_bytes,
-                             keep=settings.audit_keep, retention_s=retention, writer=writer)
-        audit = AuditLog(sink, capacity=settings.audit_queue,
-                         policy=AuditPolicy(settings.audit_sample_rate))
-    return Governance(pseudonym=engine.codec.pseudonym, min_events=engine.options.min_events,
-                      audit=audit, clock=engine.clock)
-
-
-def install(admin: AdminApp, runtime: Runtime, governance: Governance | None = None) -> AdminAPI:
-    """Register the API and the page on ``admin`` and hook governance into the engine."""
-    gov = governance if governance is not None else build_governance(runtime)
-    runtime.governance = gov
-    runtime.engine.observer = gov
+def install(admin: AdminApp, runtime: Runtime) -> AdminAPI:
+    """Register the API and the page on ``admin``, over the runtime's governance."""
+    gov = runtime.governance
     api = AdminAPI(runtime, gov)
 
     def drained(handler: Callable[[Scope, Receive], Any]) -> Callable[[Scope, Receive], Any]:
