@@ -26,6 +26,7 @@ from zlib import crc32
 import orjson
 
 from explain.errors import AuditSinkError
+from signals.background import stop
 
 logger = logging.getLogger(__name__)
 
@@ -224,13 +225,8 @@ class AuditLog:
     async def aclose(self) -> None:
         """Write what is buffered, stop the task, close the sink."""
         await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
         await self.sink.aclose()
 
     async def query(

@@ -38,6 +38,7 @@ from explain.explanation import (
 )
 from explain.live import LiveMix
 from explain.shadow import Shadow
+from signals.background import stop
 from signals.events import ShopperEvent
 from signals.features import raw_value
 from signals.state import SessionState
@@ -333,12 +334,7 @@ class Governance:
 
     async def aclose(self) -> None:
         self.drain()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
         if self.audit is not None:
             await self.audit.aclose()

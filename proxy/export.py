@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from signals.background import stop
+
 logger = logging.getLogger(__name__)
 
 RECORD_VERSION = 1
@@ -169,13 +171,8 @@ class _Outlet:
         return True
 
     async def aclose(self, deadline: float) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
         end = time.monotonic() + deadline
         while self.buffer and time.monotonic() < end:
             if not await self.send_one():

@@ -15,7 +15,6 @@ ints as before; the comparison with ``prometheus_client``'s multiprocess mode is
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from proxy.metrics import Metrics
+from signals.background import Periodic
 
 if TYPE_CHECKING:
     from proxy.app import Runtime
@@ -79,7 +79,8 @@ class MetricsShare:
         self.pid = os.getpid()
         self.path = directory / f"metrics-{self.pid}.json"
         self.errors = 0
-        self._task: asyncio.Task[None] | None = None
+        self._writer = Periodic("intentgate-metrics-share", interval, self.write,
+                                lambda exc: logger.error("metrics share failed: %r", exc))
 
     def write(self) -> None:
         try:
@@ -122,20 +123,10 @@ class MetricsShare:
 
     async def start(self) -> None:
         self.write()
-        self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                            name="intentgate-metrics-share")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self.write()
+        self._writer.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._writer.stop()
         self.write()  # the final counts of this worker stay in the instance's sums
 
 

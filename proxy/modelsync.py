@@ -35,6 +35,7 @@ from classifiers.artifact import Model, load_model
 from classifiers.errors import ArtifactError
 from proxy.instance import atomic_write, worker_id
 from proxy.models import read_model_file
+from signals.background import Periodic
 
 if TYPE_CHECKING:
     from proxy.app import Runtime
@@ -90,7 +91,8 @@ class ModelSync:
         self.redis_up = redis is not None
         self._failed: dict[str, float] = {}  # version -> when its load last failed
         self._reported_at = -1e18
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Periodic("intentgate-model-sync", interval, self.follow,
+                                  lambda exc: logger.error("model sync pass failed: %r", exc))
         self._lock = asyncio.Lock()
 
     # -- the record -------------------------------------------------------------------------
@@ -368,23 +370,10 @@ class ModelSync:
             await self.follow()  # before the first request: a late worker starts in line
         except Exception as exc:
             logger.error("model sync: first pass failed: %r", exc)
-        self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                            name="intentgate-model-sync")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.follow()
-            except Exception as exc:  # never let the follower die
-                logger.error("model sync pass failed: %r", exc)
+        self._follower.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._follower.stop()
         with contextlib.suppress(OSError):
             (self.directory / ".workers" / f"{self.worker}.json").unlink()
         if self.redis is not None:

@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from signals import redis_scripts
+from signals.background import stop
 from signals.errors import StoreUnavailable
 from signals.state import (
     CATEGORY_RING,
@@ -259,12 +260,7 @@ class RedisStore:
     async def aclose(self, deadline: float = 2.0) -> None:
         """Flush what is pending (within ``deadline`` seconds), stop the flusher, close."""
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await stop(self._task)
         end = time.monotonic() + deadline
         while (self._dirty or self._links or self._riding()) and time.monotonic() < end:
             if not await self._flush_batch():

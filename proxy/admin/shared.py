@@ -30,6 +30,7 @@ from explain.drift import DriftMonitor
 from explain.explanation import change_dict, step_of
 from explain.live import LiveMix
 from proxy.instance import worker_id
+from signals.background import Periodic
 
 if TYPE_CHECKING:
     from classifiers.artifact import Model
@@ -103,7 +104,7 @@ class SharedAdminState:
         # so writing them twice is harmless; what was last written, to send only changes.
         self._written: dict[tuple[str, str], float] = {}
         self._sha: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._writer = Periodic("intentgate-shared-admin", interval, self.flush, self._failed)
         self._lock = asyncio.Lock()
         self._logged_at = -1e18
 
@@ -342,23 +343,10 @@ class SharedAdminState:
 
     async def start(self) -> None:
         self.gov.sink = self.journal_batch
-        self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                            name="intentgate-shared-admin")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush()
-            except Exception as exc:  # never let the writer die
-                self._failed(exc)
+        self._writer.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._writer.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), 2.0)
 
