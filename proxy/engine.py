@@ -103,6 +103,9 @@ class Decision:
     prev_cls: int = -1
     confidence: float = 0.0
     sniff: str | None = None  # the path whose HTML answer the unmatched-routes sample reads
+    # Forwarded unclassified after all (over the time budget): no class headers, the reason
+    # for X-Intent-Skipped; the cookies and the event stand, so the session is not lost.
+    skipped: bytes = b""
 
 
 class Fetch(NamedTuple):
@@ -305,7 +308,18 @@ class Engine:
         """Budget check, latency metric and observers for a finished classification."""
         if elapsed > self.options.budget_ns:
             self.fail_open("budget", f"{elapsed / 1e3:.0f} us > budget")
-            return None
+            if decision is None:
+                return None
+            # Too late for a class, not for the shopper: the event is in the state and the
+            # cookies name it, so they still go out (a first request over budget would
+            # otherwise start a new session on every retry). No class headers either way.
+            active = decision.active
+            if active is not None and decision.cls != decision.prev_cls:
+                active.memory.restore(decision.key, decision.cls, decision.prev_cls)
+            decision.headers = []
+            decision.active = None
+            decision.skipped = self.skipped
+            return decision
         self.metrics.classify_latency.observe(elapsed * 1e-9)
         if self.experiments is not None and isinstance(decision, Decision):
             # After the budget check: a request forwarded unclassified is not counted either.

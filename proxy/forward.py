@@ -456,6 +456,8 @@ class ForwardApp:
             headers.extend(decision.set_cookies)  # after on_response: identify adds one
             if self._expose:
                 headers.extend(decision.headers)
+                if decision.skipped:
+                    headers.append((engine.h_skipped, decision.skipped))
 
     async def _fail(self, send: Send, error: ProxyError, decision: Any = None) -> None:
         if isinstance(error, UpstreamTimeout):

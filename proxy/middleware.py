@@ -187,6 +187,8 @@ class _ResponseHook:
                 out.extend(decision.set_cookies)  # after on_response: identify adds one
                 if self.mw._expose:
                     out.extend(decision.headers)
+                    if decision.skipped:
+                        out.append((self.engine.h_skipped, decision.skipped))
             elif self.skipped:
                 out.append((self.engine.h_skipped, self.skipped))  # X-Intent-Skipped: why
             if self.sniff is not None and (message["status"] != 200 or not any(

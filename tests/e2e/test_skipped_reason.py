@@ -34,9 +34,17 @@ def test_a_budget_overrun_says_fail_open_budget(
     origin: str, make_proxy: Callable[..., str],
 ) -> None:
     proxy = make_proxy(origin, expose_headers=True, budget_ms=0.000001)
-    r = httpx.get(f"{proxy}/products/a", headers=BROWSER)
-    assert r.headers["x-intent-skipped"] == "fail-open: budget"
-    assert "x-intent-class" not in r.headers
+    with httpx.Client(base_url=proxy, headers=BROWSER) as shopper:
+        r = shopper.get("/products/a")
+        assert r.headers["x-intent-skipped"] == "fail-open: budget"
+        assert "x-intent-class" not in r.headers
+        # Too late for a class, not for the session: its cookie still goes out, and the
+        # shopper's next request carries the same session on.
+        first = shopper.cookies.get("ig_sid")
+        assert first
+        r = shopper.get("/products/b")
+        assert r.headers["x-intent-skipped"] == "fail-open: budget"
+        assert shopper.cookies.get("ig_sid") == first
 
 
 def test_no_reason_leaves_without_exposed_headers_and_health_says_admin_is_off(
