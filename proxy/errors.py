@@ -17,25 +17,20 @@ from __future__ import annotations
 class ProxyError(Exception):
     """Base of the proxy's own errors."""
 
-    status = 500
-    reason = "proxy error"
+    status, reason = 500, "proxy error"
 
 
 class UpstreamError(ProxyError):
-    status = 502
-    reason = "upstream error"
+    status, reason = 502, "upstream error"
 
 
 class UpstreamUnavailable(UpstreamError):
-    status = 502
-    reason = "upstream unreachable"
+    status, reason = 502, "upstream unreachable"
 
 
 class UpstreamTimeout(UpstreamError):
-    status = 504
-    reason = "upstream timed out"
+    status, reason = 504, "upstream timed out"
 
 
 class BodyTooLarge(ProxyError):
-    status = 413
-    reason = "request body too large"
+    status, reason = 413, "request body too large"

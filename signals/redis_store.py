@@ -382,14 +382,8 @@ class RedisStore:
 
     # -- identify -----------------------------------------------------------------------------
 
-    def merge(
-        self,
-        profile_key: str,
-        merge_id: str,
-        contribution: SessionState | None,
-        device: str,
-        now: float,
-    ) -> bool:
+    def merge(self, profile_key: str, merge_id: str, contribution: SessionState | None,
+              device: str, now: float) -> bool:
         """Queue the device's session for merging into the profile (at most once per
         ``merge_id``, decided atomically in Redis) and link the device. The local profile shows
         the merge at once; the flush (started right away) brings the shared total."""

@@ -177,14 +177,8 @@ class MemoryStore:
 
     # -- identify: merging a device's session into a shopper's profile ---------------------
 
-    def merge(
-        self,
-        profile_key: str,
-        merge_id: str,
-        contribution: SessionState | None,
-        device: str,
-        now: float,
-    ) -> bool:
+    def merge(self, profile_key: str, merge_id: str, contribution: SessionState | None,
+              device: str, now: float) -> bool:
         """Add ``contribution`` (the device's session) to the profile once per ``merge_id``
         and link the device; a repeated merge changes nothing and returns False."""
         self.link(device, profile_key[len(PROFILE_PREFIX):], now)
