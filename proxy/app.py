@@ -269,24 +269,20 @@ def build_admin(settings: Settings, engine: Engine) -> AdminApp:
 
 def build_store(settings: Settings, codec: IdentityCodec, metrics: Metrics) -> Any:
     """The profile store named by ``settings.store``, with its metrics registered."""
+    # What both stores are told: how many states they hold, how state decays, how long
+    # profiles and merge undo records live.
+    common: dict[str, Any] = {
+        "capacity": settings.memory_capacity, "half_life": settings.half_life,
+        "dwell_cap": settings.dwell_cap, "profile_ttl": settings.profile_ttl,
+        "undo_ttl": settings.merge_undo_ttl}
     if settings.store == "redis":
         from signals.redis_store import RedisStore
 
         redis = RedisStore.connect(
-            settings.redis_url,
-            timeout=settings.redis_timeout_ms / 1000.0,
-            pseudonym=codec.pseudonym,
-            prefix=settings.redis_prefix,
-            capacity=settings.memory_capacity,
-            session_ttl=settings.session_ttl,
-            profile_ttl=settings.profile_ttl,
-            undo_ttl=settings.merge_undo_ttl,
-            half_life=settings.half_life,
-            dwell_cap=settings.dwell_cap,
-            flush_interval=settings.redis_flush_ms / 1000.0,
-            refresh_after=settings.redis_refresh_s,
-            backlog=settings.redis_backlog,
-        )
+            settings.redis_url, timeout=settings.redis_timeout_ms / 1000.0,
+            pseudonym=codec.pseudonym, prefix=settings.redis_prefix,
+            session_ttl=settings.session_ttl, flush_interval=settings.redis_flush_ms / 1000.0,
+            refresh_after=settings.redis_refresh_s, backlog=settings.redis_backlog, **common)
         metrics.gauge("intentgate_store_entries", "States held locally.",
                       lambda: float(len(redis)))
         metrics.gauge("intentgate_redis", "Redis store: up (breaker closed), breaker trips, "
@@ -294,14 +290,7 @@ def build_store(settings: Settings, codec: IdentityCodec, metrics: Metrics) -> A
                       lambda: {f"stat={k}": float(v) for k, v in redis.stats().items()
                                if k not in ("capacity",)})
         return redis
-    memory = MemoryStore(
-        capacity=settings.memory_capacity,
-        idle_ttl=settings.session_ttl,
-        half_life=settings.half_life,
-        dwell_cap=settings.dwell_cap,
-        profile_ttl=settings.profile_ttl,
-        undo_ttl=settings.merge_undo_ttl,
-    )
+    memory = MemoryStore(idle_ttl=settings.session_ttl, **common)
     metrics.gauge("intentgate_store_entries", "Session states held in memory.",
                   lambda: float(len(memory)))
     metrics.gauge("intentgate_store_ops", "Memory store hits, misses, evictions, expirations.",
