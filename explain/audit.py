@@ -20,13 +20,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 from zlib import crc32
 
 import orjson
 
 from explain.errors import AuditSinkError
 from signals.background import stop
+from signals.jsonl import RotatingFile
 
 logger = logging.getLogger(__name__)
 
@@ -272,30 +273,23 @@ class JsonlSink:
         retention_s: float | None = 30 * 86400.0, clock: Callable[[], float] = time.time,
         writer: int | None = None,
     ) -> None:
-        if keep < 1 or max_bytes < 1:
-            raise ValueError("keep and max_bytes must be at least 1")
-        self.directory = Path(directory)
-        self.max_bytes = max_bytes
-        self.keep = keep
+        self._file = RotatingFile(directory, "audit", max_bytes=max_bytes, keep=keep,
+                                  writer=writer)
+        self.directory = self._file.directory
         self.retention_s = retention_s
         self.clock = clock
         self.writer = writer
         self.errors = 0
-        self._fh: IO[bytes] | None = None
-        self._size = 0
         self._last: tuple[int, int] = (0, 0)
         self._log = _ThrottledLog()
 
     @property
     def path(self) -> Path:
-        name = "audit.jsonl" if self.writer is None else f"audit-{self.writer}.jsonl"
-        return self.directory / name
+        return self._file.path
 
     def own_files(self) -> list[Path]:
         """This writer's files, newest first."""
-        p = self.path
-        paths = [p] + [p.with_name(f"{p.name}.{i}") for i in range(1, self.keep)]
-        return [q for q in paths if q.exists()]
+        return self._file.own_files()
 
     def files(self) -> list[Path]:
         """Every writer's audit files in the directory."""
@@ -304,17 +298,14 @@ class JsonlSink:
         return sorted(q for q in self.directory.glob("audit*.jsonl*")
                       if not q.name.startswith(".") and _AUDIT_FILE.match(q.name))
 
-    def _open(self) -> IO[bytes]:
-        if self._fh is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("ab")
-            self._size = self._fh.tell()
+    def _open(self) -> None:
+        if self._file.fh is None:
+            self._file.open()
             if self._last == (0, 0):
                 for rec in self._iter_newest_first(self.own_files()):
                     ms, seq, _ = _parse_id(rec["id"])
                     self._last = (ms, seq)
                     break
-        return self._fh
 
     def _next_id(self, ts: float) -> str:
         ms = int(ts * 1000)
@@ -329,39 +320,19 @@ class JsonlSink:
 
     def write_sync(self, batch: list[dict[str, Any]]) -> int:
         try:
-            fh = self._open()
+            self._open()
             lines = []
             for rec in batch:
                 rec["id"] = self._next_id(float(rec["ts"]))
                 lines.append(orjson.dumps(rec) + b"\n")
-            data = b"".join(lines)
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                fh.write(data)
-                fh.flush()
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            rotated = self._file.append(b"".join(lines))
         except OSError as exc:  # a full disk loses records, never requests
             self.errors += len(batch)
             self._log.error("audit log write failed in %s: %s", self.directory, exc)
             return 0
-        self._size += len(data)
-        if self._size >= self.max_bytes:
-            self._rotate()
+        if rotated:
+            self.prune()  # rotated files past the retention go
         return len(batch)
-
-    def _rotate(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        p = self.path
-        for i in range(self.keep - 1, 0, -1):
-            src = p if i == 1 else p.with_name(f"{p.name}.{i - 1}")
-            if src.exists():
-                os.replace(src, p.with_name(f"{p.name}.{i}"))
-        if self.keep == 1:
-            p.unlink(missing_ok=True)
-        self.prune()
 
     def prune(self) -> int:
         """Delete rotated files older than the retention (any writer's), and the current file
@@ -405,8 +376,7 @@ class JsonlSink:
     async def query(
         self, cls: str | None, since: float | None, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        if self._fh is not None:
-            self._fh.flush()
+        self._file.flush()
         before = _parse_id(cursor) if cursor else None
         out: list[dict[str, Any]] = []
         try:
@@ -459,9 +429,7 @@ class JsonlSink:
         return removed
 
     async def aclose(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._file.close()
 
 
 # -- Redis Stream ---------------------------------------------------------------------------

@@ -13,18 +13,17 @@ as does the erasure's in-place rewrite.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from signals.events import ShopperEvent
 from signals.identity import IdentityCodec
+from signals.jsonl import RotatingFile
 from signals.records import event_to_record
 
 logger = logging.getLogger(__name__)
@@ -42,30 +41,32 @@ class EventRecorder:
     ) -> None:
         self.directory = directory
         self.codec = codec
-        self.max_bytes = max_bytes
-        self.keep = keep
         self.allow_query_text = allow_query_text
         self.dropped = 0
         self.written = 0
         self._buf: list[bytes] = []
         self._buffered = 0
-        self._fh: IO[bytes] | None = None
-        self._size = 0
+        self._file = RotatingFile(directory, "events", max_bytes=max_bytes, keep=keep)
         self._flushed_at = 0.0
         # Extra fields for a session's lines (proxy.experiments: its experiment and group, so
         # ``intentgate lift`` can report from recorded events); None: none.
         self.tagger = tagger
-        self.writer: int | None = None  # several workers: this one's pid (its own files)
+
+    @property
+    def writer(self) -> int | None:
+        """Several workers: this one's pid (its own files); set before ``open``."""
+        return self._file.writer
+
+    @writer.setter
+    def writer(self, pid: int | None) -> None:
+        self._file.writer = pid
 
     @property
     def path(self) -> Path:
-        name = "events.jsonl" if self.writer is None else f"events-{self.writer}.jsonl"
-        return self.directory / name
+        return self._file.path
 
     def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("ab")
-        self._size = self._fh.tell()
+        self._file.open()
 
     def record(self, session: str, event: ShopperEvent) -> None:
         if len(self._buf) >= _MAX_BUFFERED:
@@ -87,42 +88,21 @@ class EventRecorder:
             self.flush()
 
     def flush(self) -> None:
-        if not self._buf or self._fh is None:
+        if not self._buf or self._file.fh is None:
             return
         data = b"".join(self._buf)
         self._buf.clear()
         self._buffered = 0
         try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
-            try:
-                self._fh.write(data)
-                self._fh.flush()
-            finally:
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._file.append(data)
         except OSError as exc:  # a full disk drops records, never requests
             self.dropped += data.count(b"\n")
             logger.error("event recording failed: %s", exc)
             return
         self.written += data.count(b"\n")
-        self._size += len(data)
-        if self._size >= self.max_bytes:
-            self._rotate()
-
-    def _rotate(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-        # events.jsonl.{keep-1} falls off; every other file moves one place up.
-        p = self.path
-        for i in range(self.keep - 1, 0, -1):
-            src = p if i == 1 else p.with_name(f"{p.name}.{i - 1}")
-            dst = p.with_name(f"{p.name}.{i}")
-            if src.exists():
-                os.replace(src, dst)
-        self._fh = self.path.open("ab")
-        self._size = 0
+        if self._file.fh is None:  # rotated: the next file, opened now (open() was called)
+            self._file.open()
 
     def close(self) -> None:
         self.flush()
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._file.close()
