@@ -129,14 +129,16 @@ def evaluate(
     *,
     n_events: npt.ArrayLike | None = None,
     min_events: int = 0,
-    use_radius: bool = True,
     scorer: Scorer | None = None,
 ) -> Evaluation:
-    """Classify every session as the proxy would and relate its class to purchases.
+    """Classify every session as the proxy would (``Scorer.label_batch``, the proxy's rule
+    without hysteresis) and relate its class to purchases.
 
-    ``X`` ``(n, d)`` transformed features in the model's order, ``purchased`` ``(n,)`` booleans.
-    A session is ``undetermined`` when it has fewer than ``min_events`` events (``n_events``
-    ``(n,)``), a non-finite vector, or (``use_radius``) lies beyond its class's radius.
+    ``X`` ``(n, d)`` transformed features in the model's order, ``purchased`` ``(n,)`` booleans,
+    ``n_events`` ``(n,)`` each session's event count (None: the first step of the rule is not
+    applied). A session is ``undetermined`` when it has fewer than ``min_events`` events (a
+    ``scorer`` passed in brings its own), no class whose requirements hold, a non-finite
+    vector, or lies beyond its class's one-sided radius.
     """
     rows = np.asarray(X, dtype=np.float64)
     y = np.asarray(purchased).astype(bool)
@@ -146,13 +148,12 @@ def evaluate(
         raise ValueError(f"purchased must have shape ({rows.shape[0]},), got {y.shape}")
     if rows.shape[0] == 0:
         raise ValueError("no sessions to evaluate")
-    labels, _conf = (scorer or Scorer(model)).score_batch(rows, use_radius=use_radius)
+    if n_events is not None and np.shape(n_events) != y.shape:
+        raise ValueError(f"n_events must have shape {y.shape}, got {np.shape(n_events)}")
+    if scorer is None:
+        scorer = Scorer(model, min_events=min_events)
+    labels, _conf = scorer.label_batch(rows, n_events)
     labels, violations = enforce_requirements(model, rows, np.asarray(labels, dtype=np.int64))
-    if n_events is not None:
-        events = np.asarray(n_events)
-        if events.shape != y.shape:
-            raise ValueError(f"n_events must have shape {y.shape}, got {events.shape}")
-        labels[events < min_events] = -1
     n = len(y)
     total = int(y.sum())
     base = total / n

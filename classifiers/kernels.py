@@ -1,6 +1,7 @@
 """Numba kernels that score a feature vector against a model's centroids: the class given (the
 nearest class whose requirements hold, with hysteresis and the one-sided radius rule), its
-confidence, the evidence for it and the exact margin attribution.
+confidence, the evidence for it and the exact margin attribution; and ``Scorer.label``, the one
+place the classification rule is decided (too few events, then the kernel's answer).
 
 For a transformed (unscaled) vector x: ``z = (x - mean) * inv_scale``; the distance to class j
 is ``d2_j = sum_f t_f^2`` with ``t_f = z_f - mu_j,f``, leaving out a ``t_f > 0`` of a feature
@@ -43,11 +44,21 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from classifiers.artifact import Model
+from classifiers.artifact import UNDETERMINED, Model
 
 Float1D = npt.NDArray[np.float64]
 Float2D = npt.NDArray[np.float64]
 Int1D = npt.NDArray[np.int64]
+
+
+# The rule's first step: a session with fewer events than this is undetermined, not scored
+# (the proxy's ``min_events`` setting, whose default this is).
+MIN_EVENTS = 3
+
+# Why ``Scorer.label`` gave no class (``Scorer.reason``), in the order the rule checks them.
+FEW_EVENTS = "few-events"  # fewer than min_events events: not scored
+NO_CLASS_HOLDS = "no-class-holds"  # no class's requirements hold
+BEYOND_RADIUS = "beyond-radius"  # beyond the one-sided radius of the nearest class that holds
 
 
 # Parameters travel as one packed (3k + 2, d) array: row 0 the mean, row 1 the inverse scale,
@@ -263,24 +274,31 @@ def score_rows(
 
 
 class Scorer:
-    """Scores vectors for one ``Model``; owns the packed parameters and the scratch buffers.
+    """Scores vectors for one ``Model`` and decides the class given (``label``); owns the packed
+    parameters and the scratch buffers.
 
-    After ``score(x)`` the buffers hold that call's results until the next call: ``d2`` ``(k,)``,
-    ``contrib`` ``(d,)`` (margin attribution), ``evidence`` ``(d,)``, ``z`` ``(d,)``. Not
-    thread-safe (one event loop per Scorer); a swapped-in model brings its own Scorer. ``x``
-    must be C-contiguous float64 of shape ``(d,)``; another dtype or layout would compile a new
-    specialisation on the request path. ``switch_margin`` (0..1) is the hysteresis of ``score``.
+    After ``score(x)`` or ``label(...)`` the buffers hold that call's results until the next
+    call: ``d2`` ``(k,)``, ``contrib`` ``(d,)`` (margin attribution), ``evidence`` ``(d,)``,
+    ``z`` ``(d,)``. Not thread-safe (one event loop per Scorer); a swapped-in model brings its
+    own Scorer. ``x`` must be C-contiguous float64 of shape ``(d,)``; another dtype or layout
+    would compile a new specialisation on the request path. ``switch_margin`` (0..1) is the
+    hysteresis of ``score``; ``min_events`` the rule's first step (``label``).
     """
 
     __slots__ = ("model", "params", "cparams", "radius2", "temperature", "keep",
-                 "switch_margin", "d2", "attr", "contrib", "evidence", "z")
+                 "switch_margin", "min_events", "d2", "attr", "contrib", "evidence", "z")
 
-    def __init__(self, model: Model, switch_margin: float = 0.0, key_signals: int = 0) -> None:
+    def __init__(
+        self, model: Model, switch_margin: float = 0.0, key_signals: int = 0, *,
+        min_events: int = MIN_EVENTS,
+    ) -> None:
         k, d = model.centroids.shape
         if model.mean.shape != (d,) or model.inv_scale.shape != (d,):
             raise ValueError(f"model arrays disagree: centroids {(k, d)}, mean {model.mean.shape}")
         if not 0.0 <= switch_margin < 1.0:
             raise ValueError(f"switch_margin must be within 0..1, got {switch_margin!r}")
+        if min_events < 0:
+            raise ValueError(f"min_events must be at least 0, got {min_events!r}")
         params = np.empty((3 * k + 2, d), dtype=np.float64)
         params[0] = model.mean
         params[1] = model.inv_scale
@@ -294,6 +312,7 @@ class Scorer:
         self.radius2: Float1D = np.ascontiguousarray(model.radius2, dtype=np.float64)
         self.temperature = float(model.temperature)
         self.switch_margin = float(switch_margin)
+        self.min_events = int(min_events)
         self.keep = (1.0 - self.switch_margin) ** 2
         keyed = key_signals if 0 < key_signals <= MAX_KEYED_SIGNALS and d <= MAX_KEYED_FEATURES \
             else 0
@@ -305,11 +324,73 @@ class Scorer:
         self.evidence: Float1D = self.attr[1]
         self.z: Float1D = np.zeros(d, dtype=np.float64)
 
+    # -- the classification rule ---------------------------------------------------------------
+
+    def scores(self, events: int) -> bool:
+        """Whether a session with ``events`` events gets past the rule's first step (at least
+        ``min_events``). Below it ``label`` is undetermined whatever ``x`` holds, so the engine
+        asks this first and spends no feature extraction and no kernel call on such a session."""
+        return events >= self.min_events
+
+    def label(self, events: int, x: Float1D, prev: int = -1) -> tuple[int, int, float, int]:
+        """The classification rule, the one place it is decided (the engine, the shadow model,
+        explanations and replays all call it): ``(class given, runner-up, confidence, signals
+        key)`` for a session with ``events`` events, transformed vector ``x`` and previous class
+        ``prev`` (-1: none). Class -1 is ``UNDETERMINED`` (``reason`` says why):
+
+        1. fewer than ``min_events`` events: ``(-1, -1, 0.0, 0)``;
+        2. otherwise the kernel's answer (module docstring): the nearest class whose
+           requirements hold, within its one-sided radius, with hysteresis from ``prev``;
+           undetermined when no class holds (runner-up -1) or the nearest is out of reach
+           (runner-up that class).
+
+        The buffers hold ``x``'s distances afterwards in both cases (``contrib`` and
+        ``evidence`` all 0 when undetermined), so an explanation can show them."""
+        cls, runner, confidence, key = score_one(
+            x, self.params, self.cparams, prev, self.d2, self.attr, self.z)
+        if events < self.min_events:
+            if cls >= 0:
+                self.attr.fill(0.0)
+            return -1, -1, 0.0, 0
+        return cls, runner, confidence, key
+
+    def label_batch(
+        self, X: npt.ArrayLike, events: npt.ArrayLike | None = None
+    ) -> tuple[Int1D, Float1D]:
+        """``label`` for each row of ``X`` ``(n, d)`` on its own (no hysteresis), in parallel:
+        ``(labels, confidence)``, label -1 (``UNDETERMINED``) with confidence 0 by the same
+        rule. ``events`` ``(n,)``: each row's event count (None: every row has enough). Unlike
+        ``label``, a row with a NaN/inf is undetermined instead of an error."""
+        labels, confidence = self.score_batch(X, use_radius=True)
+        if events is not None:
+            counts = np.asarray(events)
+            if counts.shape != labels.shape:
+                raise ValueError(f"events must have shape {labels.shape}, got {counts.shape}")
+            labels[counts < self.min_events] = -1
+        confidence[labels < 0] = 0.0
+        return labels, confidence
+
+    def slug(self, cls: int) -> str:
+        """The slug of a class index from ``label`` (``UNDETERMINED`` for -1)."""
+        return UNDETERMINED if cls < 0 else self.model.slugs[cls]
+
+    def reason(self, events: int, cls: int, runner: int) -> str | None:
+        """Why ``label`` gave ``cls`` -1: ``FEW_EVENTS``, ``NO_CLASS_HOLDS`` or
+        ``BEYOND_RADIUS``, from its arguments and answer; None when it gave a class."""
+        if cls >= 0:
+            return None
+        if events < self.min_events:
+            return FEW_EVENTS
+        return NO_CLASS_HOLDS if runner < 0 else BEYOND_RADIUS
+
+    # -- the kernels ---------------------------------------------------------------------------
+
     def score(self, x: Float1D, prev: int = -1) -> tuple[int, int, float, int]:
-        """``(class given, runner-up, confidence, signals key)`` for one transformed vector, the
-        session's previous class being ``prev`` (-1: none); class -1 is undetermined. The key
-        encodes the top ``key_signals`` evidence shares (-1 when not keyed; see
-        ``MAX_KEYED_SIGNALS``). Fills the buffers."""
+        """The kernel alone (``label`` without the event count): ``(class given, runner-up,
+        confidence, signals key)`` for one transformed vector, the session's previous class
+        being ``prev`` (-1: none); class -1 is undetermined. The key encodes the top
+        ``key_signals`` evidence shares (-1 when not keyed; see ``MAX_KEYED_SIGNALS``). Fills
+        the buffers."""
         return score_one(x, self.params, self.cparams, prev, self.d2, self.attr, self.z)
 
     def score_batch(
@@ -319,7 +400,7 @@ class Scorer:
         own (no hysteresis): the nearest class whose requirements hold.
 
         Label -1: a row with a NaN/inf, or no eligible class; with ``use_radius`` also a row
-        beyond that class's one-sided radius (the proxy's ``undetermined``).
+        beyond that class's one-sided radius (``label_batch`` is the rule the proxy applies).
         """
         rows = np.ascontiguousarray(X, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != self.params.shape[1]:
@@ -345,9 +426,12 @@ class Scorer:
         self.z.fill(0.0)
 
 
-def warm(model: Model, switch_margin: float = 0.0, key_signals: int = 0) -> Scorer:
+def warm(
+    model: Model, switch_margin: float = 0.0, key_signals: int = 0, *,
+    min_events: int = MIN_EVENTS,
+) -> Scorer:
     """Build a ``Scorer`` for ``model`` with its kernels compiled; call before taking traffic."""
-    scorer = Scorer(model, switch_margin, key_signals)
+    scorer = Scorer(model, switch_margin, key_signals, min_events=min_events)
     scorer.warm()
     return scorer
 

@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.tree import DecisionTreeClassifier
 
+from classifiers.artifact import UNDETERMINED
+
 HIGH = 0.5  # z at or above which a signal counts as "high" for a class
 NOT_HIGH = 0.25  # z at or below which a signal counts as "low / not elevated"
 NOTABLE = 0.25  # |z| from which a signal is worth a word in the description
@@ -365,7 +367,7 @@ def apply_labels(
 def _valid_slug(slug: str) -> bool:
     ok = set("abcdefghijklmnopqrstuvwxyz0123456789-")
     return (0 < len(slug) <= 63 and slug[0] != "-" and set(slug) <= ok
-            and slug != "undetermined")
+            and slug != UNDETERMINED)
 
 
 def characteristics(

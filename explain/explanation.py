@@ -17,9 +17,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from classifiers import UNDETERMINED
 from classifiers.artifact import Model
-from classifiers.kernels import Scorer
+from classifiers.kernels import BEYOND_RADIUS, FEW_EVENTS, MIN_EVENTS, NO_CLASS_HOLDS, Scorer
 from explain.headers import top_signals
 from signals.events import EventKind, ShopperEvent
 from signals.features import FeatureExtractor, raw_value
@@ -38,6 +37,15 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "deal_views": ("deal page view", "deal page views"),
     "review_views": ("review page view", "review page views"),
     "wishlist_adds": ("wishlist add", "wishlist adds"),
+}
+
+
+# Scorer.reason's codes in a merchandiser's words.
+_REASONS = {
+    FEW_EVENTS: "fewer than {min_events} events so far",
+    NO_CLASS_HOLDS: "the session shows none of the behaviours the segments rest on",
+    BEYOND_RADIUS: ("a combination of signals no segment covers: farther from the nearest "
+                    "segment's centre than its radius, in directions it does not define"),
 }
 
 
@@ -75,7 +83,7 @@ def in_words(name: str, value: float, session_minutes: float) -> str:
 
 
 def explain(
-    model: Model, state: SessionState, now: float, *, min_events: int = 3,
+    model: Model, state: SessionState, now: float, *, min_events: int = MIN_EVENTS,
     scorer: Scorer | None = None, previous: str | None = None, switch_margin: float = 0.0,
 ) -> dict[str, Any]:
     """The full explanation of ``state`` under ``model`` at ``now`` (JSON-ready), for the class
@@ -88,30 +96,24 @@ def explain(
     class given c and the runner-up r (nearest other class whose requirements hold) every
     signal's ``(z_f − r_f)² − (z_f − c_f)²``, adding up to ``margin`` (scaled space).
     ``requirements`` are the class's own, with the session's value; ``distances`` are
-    Euclidean distances in scaled space; ``radius`` is the class's (one-sided).
+    Euclidean distances in scaled space; ``radius`` is the class's (one-sided). The class is
+    ``Scorer.label``'s; a ``scorer`` passed in brings its own ``min_events`` and switch margin.
     """
     if scorer is None:
-        scorer = Scorer(model, switch_margin)
+        scorer = Scorer(model, switch_margin, min_events=min_events)
     x = FeatureExtractor(model.feature_names, model.transforms).vector(state, now)
     index = {slug: i for i, slug in enumerate(model.slugs)}
     prev = index.get(previous, -1) if previous is not None else -1
-    cls, runner, confidence, _ = scorer.score(x, prev)
+    events = state.events_seen
+    given, runner, confidence, _ = scorer.label(events, x, prev)
     d2 = scorer.d2.copy()
     contrib = scorer.contrib.copy()
     evidence = scorer.evidence.copy()
     nearest = int(np.argmin(d2))
     minutes = raw_value(state, "session_minutes", now)
     raw = {name: raw_value(state, name, now) for name in model.feature_names}
-    reason = None
-    if state.events_seen < min_events:
-        reason = f"fewer than {min_events} events so far"
-    elif cls < 0:
-        if runner < 0:  # no class's requirements hold
-            reason = "the session shows none of the behaviours the segments rest on"
-        else:
-            reason = ("a combination of signals no segment covers: farther from the nearest "
-                      "segment's centre than its radius, in directions it does not define")
-    given = cls if reason is None else -1
+    why = scorer.reason(events, given, runner)
+    reason = None if why is None else _REASONS[why].format(min_events=scorer.min_events)
     total = float(evidence[evidence > 0.0].sum()) if given >= 0 else 0.0
     signals: list[dict[str, Any]] = []
     if total > 0.0:
@@ -135,7 +137,7 @@ def explain(
     show = given if given >= 0 else nearest
     return {
         "model": model.version,
-        "class": UNDETERMINED if given < 0 else model.slugs[given],
+        "class": scorer.slug(given),
         "undetermined_reason": reason,
         "nearest": model.slugs[nearest],
         "runner_up": model.slugs[runner] if runner >= 0 and given >= 0 else None,

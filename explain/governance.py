@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from classifiers import UNDETERMINED
 from classifiers.artifact import Model
+from classifiers.kernels import MIN_EVENTS
 from explain.audit import AuditLog, AuditRecord
 from explain.drift import DriftMonitor
 from explain.explanation import (
@@ -95,7 +96,7 @@ class Governance:
     store writes it behind to Redis (``explain.shared``)."""
 
     def __init__(
-        self, *, pseudonym: Callable[[str], str], min_events: int = 3,
+        self, *, pseudonym: Callable[[str], str], min_events: int = MIN_EVENTS,
         audit: AuditLog | None = None, journal: SessionJournal | None = None,
         live: LiveMix | None = None, clock: Callable[[], float] = time.time,
         capacity: int = 20_000, interval: float = DRAIN_INTERVAL_S,

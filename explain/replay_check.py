@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifiers.artifact import Model, load_model
-from classifiers.kernels import Scorer
+from classifiers.artifact import UNDETERMINED, Model, load_model
+from classifiers.kernels import MIN_EVENTS, Scorer
 from classifiers.stability import ReplayProblems, replay_problems
 from explain.headers import top_signals
 from signals.events import EventKind, ShopperEvent
@@ -59,11 +59,11 @@ class Trace:
 
 
 def trace(
-    model: Model, scorer: Scorer, events: Sequence[ShopperEvent], *, min_events: int = 3,
-    top_n: int = 3,
+    model: Model, scorer: Scorer, events: Sequence[ShopperEvent], *, top_n: int = 3,
 ) -> Trace:
     """Replay one session's events (any order; sorted by time here) through state, features
-    and ``scorer`` with the hysteresis memory of one session."""
+    and ``scorer``'s rule (``Scorer.label``, its ``min_events``) with the hysteresis memory of
+    one session."""
     extractor = FeatureExtractor(model.feature_names, model.transforms)
     x = extractor.vector(SessionState(), 0.0)
     state = SessionState()
@@ -77,20 +77,17 @@ def trace(
             out.purchased = True
         state.apply(ev)
         now = ev.ts
-        label, conf, listed = -1, 0.0, []
-        if state.events_seen >= min_events:
-            extractor.extract(state, now, x)
-            label, _, conf, _ = scorer.score(x, prev)
-            prev = label
-            if label >= 0:
-                listed = top_signals(scorer.evidence, top_n)
+        extractor.extract(state, now, x)
+        label, _, conf, _ = scorer.label(state.events_seen, x, prev)
+        prev = label
+        listed = top_signals(scorer.evidence, top_n) if label >= 0 else []
         out.labels.append(label)
         out.confidence.append(conf)
         out.raw.append([raw_value(state, n, now) for n in model.feature_names])
         out.explanations.append(listed)
         if not outcome_seen:
             out.before_outcome = label
-            out.reached_min_events = state.events_seen >= min_events
+            out.reached_min_events = scorer.scores(state.events_seen)
     return out
 
 
@@ -139,7 +136,7 @@ class DatasetReport:
             f"  confidence >= 0.5 kept at the next decision: {kept}/{total} = "
             f"{100 * kept / max(total, 1):.1f} %",
             f"  highest purchase rate: {top}"
-            + (" (UNDETERMINED IS HIGHEST)" if top == "undetermined" and len(rates) > 1 else ""),
+            + (" (UNDETERMINED IS HIGHEST)" if top == UNDETERMINED and len(rates) > 1 else ""),
         ]
         for c in sorted(rates, key=lambda c: -self.purchase_rate[c][0]):
             n, b = self.purchase_rate[c]
@@ -149,10 +146,10 @@ class DatasetReport:
 
 def check(
     name: str, model: Model, sessions: dict[str, list[ShopperEvent]], *, switch_margin: float,
-    min_events: int = 3,
+    min_events: int = MIN_EVENTS,
 ) -> DatasetReport:
-    scorer = Scorer(model, switch_margin)
-    traces = [trace(model, scorer, sessions[k], min_events=min_events) for k in sorted(sessions)]
+    scorer = Scorer(model, switch_margin, min_events=min_events)
+    traces = [trace(model, scorer, sessions[k]) for k in sorted(sessions)]
     index = {n: i for i, n in enumerate(model.feature_names)}
     reqs = [[(index[s], m) for s, m in r] for r in model.requirements] or [[] for _ in model.slugs]
     problems = replay_problems(
@@ -161,7 +158,7 @@ def check(
     reached = [t for t in traces if t.reached_min_events]
     rate: dict[str, tuple[int, int]] = {}
     for t in reached:
-        c = "undetermined" if t.before_outcome < 0 else model.slugs[t.before_outcome]
+        c = scorer.slug(t.before_outcome)
         n, b = rate.get(c, (0, 0))
         rate[c] = (n + 1, b + int(t.purchased))
     kept = total = 0
@@ -182,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("data_dir", nargs="?", default=str(root.parent / "shared" / "data"))
     ap.add_argument("--model", default=str(root / "classifiers" / "bundled" / "model.json"))
     ap.add_argument("--switch-margin", type=float, default=0.25)
-    ap.add_argument("--min-events", type=int, default=3)
+    ap.add_argument("--min-events", type=int, default=MIN_EVENTS)
     ap.add_argument("--only", action="append", default=[], help="dataset folder (repeatable)")
     args = ap.parse_args(argv)
     try:

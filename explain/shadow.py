@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from classifiers import UNDETERMINED
 from classifiers.artifact import Model
-from classifiers.kernels import Scorer
+from classifiers.kernels import MIN_EVENTS, Scorer
 from signals.features import FeatureExtractor
 from signals.state import SessionState
 
@@ -25,11 +24,13 @@ class Shadow:
     __slots__ = ("candidate", "min_events", "started_at", "scorer", "extractor", "x",
                  "decisions", "agreed", "confusion")
 
-    def __init__(self, candidate: Model, *, min_events: int = 3, started_at: float = 0.0) -> None:
+    def __init__(
+        self, candidate: Model, *, min_events: int = MIN_EVENTS, started_at: float = 0.0
+    ) -> None:
         self.candidate = candidate
         self.min_events = min_events
         self.started_at = started_at
-        self.scorer = Scorer(candidate)
+        self.scorer = Scorer(candidate, min_events=min_events)
         self.extractor = FeatureExtractor(candidate.feature_names, candidate.transforms)
         self.x: npt.NDArray[np.float64] = np.zeros(candidate.d, dtype=np.float64)
         self.decisions = 0
@@ -41,14 +42,11 @@ class Shadow:
         self.scorer.warm()
 
     def classify(self, state: SessionState, now: float) -> str:
-        """The candidate's class for ``state`` (the proxy's rules without hysteresis: too few
-        events, no class whose requirements hold, or beyond the nearest such class's radius is
-        ``undetermined``)."""
-        if state.events_seen < self.min_events:
-            return UNDETERMINED
+        """The candidate's class for ``state``: the proxy's rule (``Scorer.label``) without
+        hysteresis."""
+        scorer = self.scorer
         self.extractor.extract(state, now, self.x)
-        cls, _, _, _ = self.scorer.score(self.x)
-        return UNDETERMINED if cls < 0 else self.candidate.slugs[cls]
+        return scorer.slug(scorer.label(state.events_seen, self.x)[0])
 
     def observe(self, state: SessionState, now: float, live_slug: str) -> str:
         """Score ``state`` with the candidate and count it against ``live_slug``."""

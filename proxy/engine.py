@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from classifiers import UNDETERMINED
 from classifiers.artifact import Model
-from classifiers.kernels import Scorer
+from classifiers.kernels import MIN_EVENTS, Scorer
 from classifiers.stability import ClassMemory
 from explain.headers import SignalsHeader, confidence_value
 from explain.headers import warm as warm_signals_value
@@ -64,11 +64,14 @@ class ActiveModel:
         "undetermined_value", "names", "radius2", "memory", "signals",
     )
 
-    def __init__(self, model: Model, switch_margin: float = 0.0, top_signals: int = 3) -> None:
+    def __init__(
+        self, model: Model, switch_margin: float = 0.0, top_signals: int = 3,
+        min_events: int = MIN_EVENTS,
+    ) -> None:
         self.model = model
         self.version: str = model.version
         self.extractor = FeatureExtractor(model.feature_names, model.transforms)
-        self.scorer = Scorer(model, switch_margin, top_signals)
+        self.scorer = Scorer(model, switch_margin, top_signals, min_events=min_events)
         self.memory = ClassMemory()  # each session's class, for the scorer's hysteresis
         self.x: npt.NDArray[np.float64] = np.zeros(len(model.feature_names), dtype=np.float64)
         self.version_value = model.version.encode()
@@ -235,7 +238,8 @@ class Engine:
 
     def activate(self, model: Model) -> ActiveModel:
         """Build and warm everything for ``model``, then swap it in with one assignment."""
-        active = ActiveModel(model, self.options.class_switch_margin, self.options.top_signals)
+        opts = self.options
+        active = ActiveModel(model, opts.class_switch_margin, opts.top_signals, opts.min_events)
         active.scorer.warm()
         active.extractor.warm()
         warm_signals_value()
@@ -454,13 +458,14 @@ class Engine:
         profile: str,
     ) -> None:
         headers = decision.headers
-        if state.events_seen < self.options.min_events:
+        events = state.events_seen
+        if not active.scorer.scores(events):  # the rule's first step: no features needed
             headers.append((self.h_class, active.undetermined_value))
             headers.append((self.h_confidence, b"0.00"))
         else:
             active.extractor.extract(state, now, active.x)
             prev = active.memory.get(decision.key)
-            cls, runner, confidence, key = active.scorer.score(active.x, prev)
+            cls, runner, confidence, key = active.scorer.label(events, active.x, prev)
             decision.prev_cls = prev
             decision.cls = cls
             # Governance reads winner >= 0 as "scored": the class given, else the nearest.

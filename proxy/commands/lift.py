@@ -67,7 +67,7 @@ def counts_from_events(paths: list[str], model_path: str | None, name: str | Non
                        min_events: int = 3) -> tuple[dict[str, float], str, int]:
     """Counter fields (as the live book keeps them) from recorded event files; also the
     experiment's name and how many sessions carried no group."""
-    from classifiers.artifact import load_model
+    from classifiers.artifact import UNDETERMINED, load_model
     from classifiers.kernels import Scorer
     from proxy.models import bundled_model_bytes
     from signals.events import EventKind
@@ -117,7 +117,7 @@ def counts_from_events(paths: list[str], model_path: str | None, name: str | Non
         _die("no recorded event carries an experiment group (record_events with an "
              "experiment running)")
     extractor = FeatureExtractor(model.feature_names, model.transforms)
-    scorer = Scorer(model)
+    scorer = Scorer(model, min_events=min_events)
     import numpy as np
 
     xa = np.zeros(len(model.feature_names), dtype=np.float64)
@@ -128,12 +128,10 @@ def counts_from_events(paths: list[str], model_path: str | None, name: str | Non
         state = SessionState()
         for ev in events[:cut]:
             state.apply(ev)
-        cls = "undetermined"
-        if cut and state.events_seen >= min_events:
+        cls = UNDETERMINED
+        if cut:  # the proxy's rule, without hysteresis offline
             extractor.extract(state, events[cut - 1].ts, xa)
-            given = scorer.score(xa)[0]  # -1: undetermined (no hysteresis offline)
-            if given >= 0:
-                cls = model.slugs[given]
+            cls = scorer.slug(scorer.label(state.events_seen, xa)[0])
         entry = book.open(key, groups[key] == "holdout", model.version, cls)
         for ev in events[cut:]:
             if ev.kind in OUTCOME_BITS:
