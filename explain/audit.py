@@ -28,6 +28,7 @@ import orjson
 from explain.errors import AuditSinkError
 from signals.background import stop
 from signals.jsonl import RotatingFile
+from signals.ratelog import RateLimitedLog
 
 logger = logging.getLogger(__name__)
 
@@ -110,19 +111,6 @@ class AuditSink(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _ThrottledLog:
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last = -1e18
-
-    def error(self, msg: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self._last >= _LOG_EVERY:
-            self._last = now
-            logger.error(msg, *args)
-
-
 def _parse_id(value: str) -> tuple[int, int, int]:
     """``<ms>-<seq>`` or ``<ms>-<seq>-<writer>`` as a sortable tuple."""
     ms, _, rest = value.partition("-")
@@ -164,7 +152,7 @@ class AuditLog:
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
-        self._log = _ThrottledLog()
+        self._log = RateLimitedLog(logger, _LOG_EVERY)
 
     @property
     def depth(self) -> int:
@@ -281,7 +269,7 @@ class JsonlSink:
         self.writer = writer
         self.errors = 0
         self._last: tuple[int, int] = (0, 0)
-        self._log = _ThrottledLog()
+        self._log = RateLimitedLog(logger, _LOG_EVERY)
 
     @property
     def path(self) -> Path:
@@ -452,7 +440,7 @@ class RedisStreamSink:
         self.retention_s = retention_s
         self.clock = clock
         self.errors = 0
-        self._log = _ThrottledLog()
+        self._log = RateLimitedLog(logger, _LOG_EVERY)
 
     async def write(self, batch: list[dict[str, Any]]) -> int:
         try:

@@ -42,6 +42,7 @@ from explain.shadow import Shadow
 from signals.background import stop
 from signals.events import ShopperEvent
 from signals.features import raw_value
+from signals.ratelog import RateLimitedLog
 from signals.state import SessionState
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class Governance:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._version: str | None = None
-        self._logged_at = -1e18
+        self._log = RateLimitedLog(logger)
 
     # -- the request path ------------------------------------------------------------------
 
@@ -185,9 +186,7 @@ class Governance:
                 change = self._book(rec)
             except Exception as exc:  # contained: counted, logged at most every 10 s
                 self.errors += 1
-                if time.monotonic() - self._logged_at > 10.0:
-                    self._logged_at = time.monotonic()
-                    logger.error("governance bookkeeping failed: %r", exc)
+                self._log.error("governance bookkeeping failed: %r", exc)
                 continue
             if shared is not None and not isinstance(rec, Undo):
                 shared.append((rec, change))

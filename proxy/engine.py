@@ -28,6 +28,7 @@ from signals.bots import BotGate
 from signals.events import PAGE_KINDS, EventKind, ShopperEvent
 from signals.features import FeatureExtractor
 from signals.identity import IdentityCodec, IdentityReader, set_cookie_value
+from signals.ratelog import RateLimitedLog
 from signals.routes import RouteTable
 from signals.state import SessionState
 from signals.store import PROFILE_PREFIX
@@ -122,29 +123,6 @@ class Fetch(NamedTuple):
     spent_ns: int = 0  # classification time before the fetch (counts against the budget)
 
 
-class _RateLimitedLog:
-    """At most one line per reason every ``interval`` seconds (with the count suppressed)."""
-
-    __slots__ = ("interval", "_last", "_suppressed")
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warn(self, reason: str, msg: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self._last.get(reason, -1e18) < self.interval:
-            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
-            return
-        self._last[reason] = now
-        skipped = self._suppressed.pop(reason, 0)
-        if skipped:
-            logger.warning(msg + " (%d similar suppressed)", *args, skipped)
-        else:
-            logger.warning(msg, *args)
-
-
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
     """Prepared, immutable settings the engine needs (built by ``proxy.app`` from Settings)."""
@@ -202,7 +180,7 @@ class Engine:
         self.experiments = experiments
         # Requests no rule decides (None: not sampled).
         self.unmatched = unmatched
-        self._log = _RateLimitedLog()
+        self._log = RateLimitedLog(logger)
         # Why the last ``classify`` returned None; read by the caller before any await.
         self.skipped: bytes = b""
         # Hoisted once (as uvicorn's access_log flag): no per-request logging cost when off.
@@ -252,7 +230,7 @@ class Engine:
     def fail_open(self, reason: str, detail: object) -> None:
         self.skipped = b"fail-open: " + reason.encode()
         self.metrics.fail_open[reason] += 1
-        self._log.warn(reason, "classification skipped (%s): %s", reason, detail)
+        self._log.warning("classification skipped (%s): %s", reason, detail, key=reason)
 
     def classify(
         self,

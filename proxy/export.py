@@ -20,7 +20,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from classifiers import UNDETERMINED
 from signals.background import stop
+from signals.ratelog import RateLimitedLog
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +116,7 @@ class _Outlet:
         self.stats = dict.fromkeys(("queued", "delivered", "dropped", "failures", "batches"), 0)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._log_at = -1e18
+        self._log = RateLimitedLog(logger)
 
     def put(self, rec: dict[str, Any]) -> None:
         if len(self.buffer) >= self.capacity:
@@ -159,10 +161,8 @@ class _Outlet:
             raise
         except Exception as exc:
             self.stats["failures"] += 1
-            if time.monotonic() - self._log_at > 10.0:
-                self._log_at = time.monotonic()
-                logger.warning("export to %s failed (%d buffered, retrying): %r",
-                               self.sink.name, len(self.buffer), exc)
+            self._log.warning("export to %s failed (%d buffered, retrying): %r",
+                              self.sink.name, len(self.buffer), exc)
             return False
         for _ in batch:
             self.buffer.popleft()
@@ -208,7 +208,7 @@ class Exporter:
         last.move_to_end(session)
         if len(last) > self.capacity:
             last.popitem(last=False)
-        if previous is None and slug == "undetermined":
+        if previous is None and slug == UNDETERMINED:
             return  # a session's first request: nothing changed yet
         self.changes += 1
         self._seq += 1

@@ -1,7 +1,7 @@
 """signals: requests and clickstreams -> shopper events -> decayed session state -> features.
 
-Pure code (time is passed in, no sockets, files or environment) except the profile stores.
-Imports no other intentgate package.
+Pure code (time is passed in, no sockets, files or environment) except the profile stores and
+the rate-limited log (a monotonic clock, injectable). Imports no other intentgate package.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from signals.errors import BeaconError, RuleError, SignalsError, StoreUnavailabl
 from signals.events import EventKind, ShopperEvent
 from signals.features import DEFAULT_FEATURES, FEATURE_NAMES, FeatureExtractor, raw_values
 from signals.identity import Identity, IdentityCodec, IdentityReader, set_cookie_value
+from signals.ratelog import RateLimitedLog
 from signals.redis_store import RedisStore
 from signals.routes import PRESETS, RouteTable, RuleSpec
 from signals.state import SessionState, StateConfig
@@ -32,6 +33,7 @@ __all__ = [
     "IdentityReader",
     "MemoryStore",
     "ProfileStore",
+    "RateLimitedLog",
     "RedisStore",
     "RouteTable",
     "RuleError",

@@ -31,6 +31,7 @@ from explain.explanation import change_dict, step_of
 from explain.live import LiveMix
 from proxy.instance import worker_id
 from signals.background import Periodic
+from signals.ratelog import RateLimitedLog
 
 if TYPE_CHECKING:
     from classifiers.artifact import Model
@@ -106,7 +107,7 @@ class SharedAdminState:
         self._sha: str | None = None
         self._writer = Periodic("intentgate-shared-admin", interval, self.flush, self._failed)
         self._lock = asyncio.Lock()
-        self._logged_at = -1e18
+        self._log = RateLimitedLog(logger)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -240,9 +241,7 @@ class SharedAdminState:
     def _failed(self, exc: BaseException) -> None:
         self.up = False
         self.errors += 1
-        if time.monotonic() - self._logged_at > 10.0:
-            self._logged_at = time.monotonic()
-            logger.warning("shared admin state not written to redis (kept locally): %r", exc)
+        self._log.warning("shared admin state not written to redis (kept locally): %r", exc)
 
     # -- reading ----------------------------------------------------------------------------
 
