@@ -346,13 +346,11 @@ class Scorer:
 
         The buffers hold ``x``'s distances afterwards in both cases (``contrib`` and
         ``evidence`` all 0 when undetermined), so an explanation can show them."""
-        cls, runner, confidence, key = score_one(
-            x, self.params, self.cparams, prev, self.d2, self.attr, self.z)
-        if events < self.min_events:
-            if cls >= 0:
-                self.attr.fill(0.0)
-            return -1, -1, 0.0, 0
-        return cls, runner, confidence, key
+        if events >= self.min_events:  # the kernel's answer is the rule's: hand it on as is
+            return score_one(x, self.params, self.cparams, prev, self.d2, self.attr, self.z)
+        if score_one(x, self.params, self.cparams, prev, self.d2, self.attr, self.z)[0] >= 0:
+            self.attr.fill(0.0)
+        return -1, -1, 0.0, 0
 
     def label_batch(
         self, X: npt.ArrayLike, events: npt.ArrayLike | None = None
