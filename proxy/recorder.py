@@ -24,6 +24,7 @@ import orjson
 from signals.events import ShopperEvent
 from signals.identity import IdentityCodec
 from signals.jsonl import RotatingFile
+from signals.ratelog import RateLimitedLog
 from signals.records import event_to_record
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class EventRecorder:
         self._buffered = 0
         self._file = RotatingFile(directory, "events", max_bytes=max_bytes, keep=keep)
         self._flushed_at = 0.0
+        self._log = RateLimitedLog(logger)  # a full disk fails every flush: one line per 10 s
         # Extra fields for a session's lines (proxy.experiments: its experiment and group, so
         # ``intentgate lift`` can report from recorded events); None: none.
         self.tagger = tagger
@@ -97,7 +99,7 @@ class EventRecorder:
             self._file.append(data)
         except OSError as exc:  # a full disk drops records, never requests
             self.dropped += data.count(b"\n")
-            logger.error("event recording failed: %s", exc)
+            self._log.error("event recording failed: %s", exc)
             return
         self.written += data.count(b"\n")
         if self._file.fh is None:  # rotated: the next file, opened now (open() was called)
