@@ -4,8 +4,9 @@ public logs before it ships, which a store's own fit never needs.
 Three steps, each on arrays and the artifact's typed objects: scales floored so a signal one
 small dataset shows a few times cannot dominate live traffic (``floored_scales``); radii measured
 again in the floored space (``measured_radii``); one rule-based archetype class per signal no
-dataset shows (``archetype_centroids``). ``finish`` applies them to a fitted ``Artifact`` and seals
-it. Pure: no files, no clock, no scikit-learn (the fit itself happens before, in ``fit.py``).
+dataset shows (``archetype_centroids``). ``finish`` applies them to a fitted ``Artifact``,
+measures each class's persistence (``classifiers.persistence``) and seals it. Pure: no files, no
+clock, no scikit-learn (the fit itself happens before, in ``fit.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from classifiers.artifact import Artifact, Characteristic, ClassCard, Requirement, Scaler, seal
+from classifiers.persistence import measured
 
 Float1D = npt.NDArray[np.float64]
 Float2D = npt.NDArray[np.float64]
@@ -188,12 +190,14 @@ def add_archetypes(artifact: Artifact) -> Artifact:
     })
 
 
-def finish(artifact: Artifact, X: Float2D, labels: npt.NDArray[np.int64]) -> bytes:
+def finish(artifact: Artifact, X: Float2D, labels: npt.NDArray[np.int64],
+           session: npt.NDArray[np.int64]) -> bytes:
     """The bundled model's sealed bytes from the fitted ``artifact`` and its training rows ``X``
-    ``(n, d)`` with their fitted ``labels`` ``(n,)``: scales floored, radii measured again,
-    archetypes added. Same input, same bytes."""
+    ``(n, d)`` with their fitted ``labels`` ``(n,)`` and session ids ``session`` ``(n,)``:
+    scales floored, radii measured again, archetypes added, then each class's persistence
+    measured with the finished model. Same input, same bytes."""
     done = add_archetypes(floor_scales(artifact, X, labels))
-    return seal(done.model_dump(mode="json"))
+    return measured(seal(done.model_dump(mode="json")), X, session)
 
 
 def card_note(missing: Sequence[str]) -> str:

@@ -327,6 +327,12 @@ def _fit(rows: StateRows, ex: FeatureExtractor, *, min_k: int, max_k: int, k: in
                                       missing_signals=missing)
 
 
+def _with_persistence(data: bytes, rows: StateRows) -> bytes:
+    from classifiers.persistence import measured
+
+    return measured(data, rows.X, rows.session)
+
+
 def _final_rows(sessions: dict[str, list[ShopperEvent]], ex: FeatureExtractor,
                 config: StateConfig) -> StateRows:
     """One row per session (its state before any purchase or checkout), weight 1."""
@@ -354,6 +360,9 @@ def _print_cards(model_bytes: bytes) -> None:
         print(f"\n[{card['slug']}] {card['display_name']} — {card['size']} sessions "
               f"({card['percentage']:.1f} %)")
         print(f"  {card['description']}")
+        if card.get("persistence") is not None:
+            print(f"  kept at the next request in {card['persistence']:.0%} of its training "
+                  "states")
         if card.get("requires"):
             print("  requires: " + ", ".join(f"{r['signal']} ≥ {r['min']:g}"
                                              for r in card["requires"]))
@@ -426,6 +435,7 @@ def cmd_fit(argv: list[str]) -> int:
                        algorithm=args.algorithm, seed=args.seed, created_at=created,
                        notes=notes, data_source=", ".join(Path(p).name for p in args.events),
                        labels=_labels(args.labels), missing=())
+        data = _with_persistence(data, rows)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _write_model(Path(args.out), data)
@@ -574,7 +584,7 @@ def build_bundled(data_dir: Path = SHARED_DATA, exclude: tuple[str, ...] = BUNDL
                                "dataset a session came from, not how it shopped.",
                                bundled.card_note(missing)],
                         labels=None, missing=missing, use_purchases=False)
-    return bundled.finish(load_model(data).artifact, rows.X, fitter.labels_)
+    return bundled.finish(load_model(data).artifact, rows.X, fitter.labels_, rows.session)
 
 
 def cmd_fit_bundled(argv: list[str]) -> int:

@@ -97,11 +97,15 @@ def test_finish_seals_the_same_bytes_for_the_same_input() -> None:
     art = load_model(seal(content)).artifact
     X = np.random.default_rng(1).normal(0.0, 0.3, (60, 3))
     labels = np.arange(60, dtype=np.int64) % 3
-    first = bundled.finish(art, X, labels)
-    assert first == bundled.finish(art, X, labels)
+    session = np.arange(60, dtype=np.int64) // 6  # ten sessions of six states
+    first = bundled.finish(art, X, labels, session)
+    assert first == bundled.finish(art, X, labels, session)
     model = load_model(first)
     assert model.slugs[3:] == ("comparison-shopper", "cart-builder")
     assert model.artifact.scaler.scale[0] == bundled.SCALE_FLOOR
+    # Persistence is measured on the finished model: a share, or None for a class never given.
+    assert all(c.persistence is None or 0.0 <= c.persistence <= 1.0
+               for c in model.artifact.classes)
 
 
 def test_card_note_names_the_missing_signals_in_words() -> None:
