@@ -97,6 +97,9 @@ class ClassCard(_Frozen):
     rules: list[Rule] = []
     # Not strict: JSON gives a list; the runtime wants an immutable tuple.
     requires: Annotated[tuple[Requirement, ...], Field(strict=False)] = ()
+    # Share of the class's training states whose session's next state has the same class (the
+    # model's own assignment, requirements applied, no hysteresis); None: not measured.
+    persistence: Unit | None = None
 
 
 class KScore(_Frozen):
@@ -196,12 +199,15 @@ class Model:
 
 
 def _dump(artifact: Artifact, *, exclude: set[str] | None = None) -> dict[str, Any]:
-    """The artifact as JSON-ready data; a class's empty ``requires`` is left out, so artifacts
-    written before requirements existed keep their content hash (and version)."""
+    """The artifact as JSON-ready data; a class's empty ``requires`` and unmeasured
+    ``persistence`` are left out, so artifacts written before they existed keep their content
+    hash (and version)."""
     out: dict[str, Any] = artifact.model_dump(mode="json", exclude=exclude)
     for card in out["classes"]:
         if not card.get("requires"):
             card.pop("requires", None)
+        if card.get("persistence") is None:
+            card.pop("persistence", None)
     return out
 
 

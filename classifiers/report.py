@@ -133,6 +133,10 @@ def render_report(model: Model) -> str:
             out.append("</ul>")
         if c.suggested_use:
             out.append(f"<p><b>Suggested use:</b> {escape(c.suggested_use)}</p>")
+        if c.persistence is not None:
+            # A class sessions pass through (quick visits that grow) holds far less often.
+            out.append(f"<p>Kept at the next request in {c.persistence:.0%} of its training "
+                       "states.</p>")
         out.append("</div>")
     out.append("</div>")
 

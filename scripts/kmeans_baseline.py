@@ -22,7 +22,7 @@ from sklearn.metrics import silhouette_score
 from classifiers.artifact import load_model
 from classifiers.evaluate import raw_signals
 from proxy.commands.cli import main as cli
-from proxy.commands.offline import _extractor, _read_events, evaluate_sessions
+from proxy.commands.offline import _extractor, _read_events, _Skipped, evaluate_sessions
 from signals.replay import group, replay
 
 
@@ -34,7 +34,7 @@ def _lifts(labels: np.ndarray, y: np.ndarray) -> list[tuple[float, float]]:
 
 
 def main(paths: list[str], fit_args: list[str]) -> None:
-    sessions = group(_read_events(paths, [0]))
+    sessions = group(_read_events(paths, _Skipped()))
     ex = _extractor()
     rep = replay(sessions, ex, before_outcome=True)
     y = rep.purchased

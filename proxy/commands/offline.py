@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import math
 import sys
 import time
 import tomllib
@@ -53,33 +52,6 @@ LODO_TOP, LODO_BOTTOM = 1.6, 0.3
 LODO_MIN_CLASS = 30  # top/bottom: classes with >= 1 % of the sessions and at least this many
 FIT_INSTALL = ("scikit-learn is not installed, and fitting needs it: "
                "pip install 'intentgate[fit]' (or pip install scikit-learn)")
-# Signals no real dataset we have can show. The bundled model adds one documented, rule-based
-# archetype class per such signal (its centroid is set by rule, not fitted), so the proxy can
-# still name a comparison shopper; the card says so.
-ARCHETYPES = {
-    "comparisons": ("comparison-shopper", "Comparison shopper",
-                    "Compares products side by side before deciding.",
-                    "Show comparison tables, spec highlights and reviews."),
-    "price_sorts": ("price-sensitive-researcher", "Price-sensitive researcher",
-                    "Sorts and filters by price; looks for the cheapest option.",
-                    "Lead with price, bundles and price-match messaging."),
-    "review_views": ("review-reader", "Review reader",
-                     "Reads reviews before deciding.",
-                     "Surface ratings, reviews and social proof."),
-    "searches": ("search-led-browser", "Search-led browser",
-                 "Finds products through search rather than navigation.",
-                 "Tune search ranking and suggestions; show 'did you mean'."),
-    "deal_views": ("deal-hunter", "Deal hunter", "Drawn to sale pages and discounts.",
-                   "Show current promotions and limited-time offers."),
-    "cart_adds": ("cart-builder", "Cart builder", "Adds products to the cart.",
-                  "Cart reminders, free-shipping thresholds and saved-cart prompts."),
-    "wishlist_adds": ("wishlist-saver", "Wishlist saver", "Saves products to a wishlist.",
-                      "Wishlist reminders, price-drop and back-in-stock notices."),
-}
-ARCHETYPE_LEVEL = 1.5  # events of the signal that characterise the archetype
-ARCHETYPE_RADIUS = 100.0
-MISSING_SCALE = 0.4  # log1p units: the scale given to a signal no dataset shows
-RADIUS_FLOOR_FACTOR = 3.0  # radius floor = this x the median fitted radius
 
 
 class UsageError(Exception):
@@ -355,6 +327,12 @@ def _fit(rows: StateRows, ex: FeatureExtractor, *, min_k: int, max_k: int, k: in
                                       missing_signals=missing)
 
 
+def _with_persistence(data: bytes, rows: StateRows) -> bytes:
+    from classifiers.persistence import measured
+
+    return measured(data, rows.X, rows.session)
+
+
 def _final_rows(sessions: dict[str, list[ShopperEvent]], ex: FeatureExtractor,
                 config: StateConfig) -> StateRows:
     """One row per session (its state before any purchase or checkout), weight 1."""
@@ -382,6 +360,9 @@ def _print_cards(model_bytes: bytes) -> None:
         print(f"\n[{card['slug']}] {card['display_name']} — {card['size']} sessions "
               f"({card['percentage']:.1f} %)")
         print(f"  {card['description']}")
+        if card.get("persistence") is not None:
+            print(f"  kept at the next request in {card['persistence']:.0%} of its training "
+                  "states")
         if card.get("requires"):
             print("  requires: " + ", ".join(f"{r['signal']} ≥ {r['min']:g}"
                                              for r in card["requires"]))
@@ -454,6 +435,7 @@ def cmd_fit(argv: list[str]) -> int:
                        algorithm=args.algorithm, seed=args.seed, created_at=created,
                        notes=notes, data_source=", ".join(Path(p).name for p in args.events),
                        labels=_labels(args.labels), missing=())
+        data = _with_persistence(data, rows)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _write_model(Path(args.out), data)
@@ -582,94 +564,9 @@ def bundled_rows(data_dir: Path, exclude: tuple[str, ...] = BUNDLED_EXCLUDE,
     return replay_states(sessions, _extractor()), sources, tuple(sorted(missing or ()))
 
 
-def add_archetypes(content: dict[str, Any]) -> dict[str, Any]:
-    """Append one rule-based class per signal that no dataset shows (see ``ARCHETYPES``)."""
-    names = [f["name"] for f in content["features"]]
-    mean = np.array(content["scaler"]["mean"])
-    scale = np.array(content["scaler"]["scale"])
-    constant = set(content["report"].get("missing_signals", []))
-    # The archetype is the average training shopper (z = 0 on every observed signal) plus
-    # ARCHETYPE_LEVEL events of its signal. A missing signal gets scale MISSING_SCALE, so one
-    # event moves a session ~1.7 standard units: a few comparisons outweigh the ordinary
-    # variation of browsing, which is what the name promises.
-    for f, name in enumerate(names):
-        if name in constant:
-            mean[f] = 0.0
-            scale[f] = MISSING_SCALE
-    content["scaler"]["mean"] = [round(float(v), 12) for v in mean]
-    content["scaler"]["scale"] = [round(float(v), 12) for v in scale]
-    base = np.zeros(len(names))
-    taken = {c["slug"] for c in content["classes"]}
-    resting = {r["signal"] for c in content["classes"] for r in c.get("requires", [])}
-    added = []
-    for signal, (slug, display, desc, use) in ARCHETYPES.items():
-        if signal not in names or signal in resting or slug in taken:
-            continue
-        f = names.index(signal)
-        centroid = base.copy()
-        z = (math.log1p(ARCHETYPE_LEVEL) - mean[f]) / scale[f]
-        centroid[f] = z
-        why = ("no real dataset records this signal" if signal in constant else
-               "too few training sessions show this signal to form a class of their own")
-        content["centroids"].append([round(float(v), 12) for v in centroid])
-        content["classes"].append({
-            "slug": slug, "display_name": display,
-            "description": desc + f" Rule-based archetype: {why}, so its centroid is the "
-            f"average session with {signal} set to {ARCHETYPE_LEVEL:g} events (not fitted "
-            "from data).",
-            # No training sessions to measure a radius on, and "more of the signal" is still
-            # the archetype: it never declares a session undetermined.
-            "suggested_use": use, "size": 0, "percentage": 0.0, "radius": ARCHETYPE_RADIUS,
-            "characteristics": [{"signal": signal, "importance": 1.0,
-                                 "value": ARCHETYPE_LEVEL, "population_value": 0.0,
-                                 "z": round(float(z), 6)}],
-            "rules": [],
-            "requires": [{"signal": signal, "min": 0.5}],
-        })
-        added.append(slug)
-    content["report"]["notes"] = list(content["report"].get("notes", [])) + [
-        f"Signals missing from every real dataset get a scaler of mean 0 and scale "
-        f"{MISSING_SCALE} (log1p units), set by rule; rule-based archetype classes added for "
-        "the signals no fitted class rests on: " + ", ".join(added)
-    ]
-    return content
-
-
-SCALE_FLOOR = 0.5  # log1p units
-
-
-def floor_scales(content: dict[str, Any], rows: StateRows, labels: Any) -> dict[str, Any]:
-    """Give every feature a scale of at least ``SCALE_FLOOR``. A signal that one small dataset
-    shows a handful of times (category views: GA only) otherwise gets a tiny standard deviation,
-    and one such event in live traffic would outweigh everything else. Centroids are moved to
-    the new scaled space and each class radius is re-measured on its own training sessions."""
-    mean = np.array(content["scaler"]["mean"])
-    old = np.array(content["scaler"]["scale"])
-    new = np.maximum(old, SCALE_FLOOR)
-    cents = np.array(content["centroids"]) * old / new
-    Z = (rows.X - mean) / new
-    for c, card in enumerate(content["classes"]):
-        members = Z[np.asarray(labels) == c]
-        if len(members):
-            d = np.sqrt(((members - cents[c]) ** 2).sum(axis=1))
-            card["radius"] = round(max(float(np.quantile(d, 0.99)), 1e-6), 12)
-    floor = RADIUS_FLOOR_FACTOR * float(np.median([c["radius"] for c in content["classes"]]))
-    for card in content["classes"]:
-        card["radius"] = round(max(card["radius"], floor), 12)
-    content["scaler"]["scale"] = [round(float(v), 12) for v in new]
-    content["centroids"] = [[round(float(v), 12) for v in row] for row in cents]
-    content["report"]["notes"] = list(content["report"].get("notes", [])) + [
-        f"Scales floored at {SCALE_FLOOR} log1p units so a signal rare in the training data "
-        "cannot dominate live traffic; radii re-measured after the change (99th percentile "
-        f"of each class's training distances, at least {RADIUS_FLOOR_FACTOR}x the median "
-        "radius, since live sessions are longer than most training visits)."
-    ]
-    return content
-
-
 def build_bundled(data_dir: Path = SHARED_DATA, exclude: tuple[str, ...] = BUNDLED_EXCLUDE,
                   loaded: dict[str, Any] | None = None) -> bytes:
-    from classifiers.artifact import seal
+    from classifiers import bundled, load_model
 
     if not data_dir.is_dir():
         raise UsageError(f"real datasets not found at {data_dir}")
@@ -685,22 +582,9 @@ def build_bundled(data_dir: Path = SHARED_DATA, exclude: tuple[str, ...] = BUNDL
                                "weighted once. k chosen without purchase labels: several "
                                "datasets have none, so pooled labels would measure which "
                                "dataset a session came from, not how it shopped.",
-                               _bundled_card(missing)],
+                               bundled.card_note(missing)],
                         labels=None, missing=missing, use_purchases=False)
-    content = floor_scales(orjson.loads(data), rows, fitter.labels_)
-    return seal(add_archetypes(content))
-
-
-def _bundled_card(missing: tuple[str, ...]) -> str:
-    words = ", ".join(m.replace("_", " ") for m in missing) or "none"
-    return (
-        "What this model is good for: a starting point on a store with no model of its own, "
-        "until `intentgate fit` has a few thousand of the store's own sessions. Its classes "
-        "come from public logs of other stores. None of them records these signals, so no "
-        f"fitted class rests on them: {words}; the classes named for them are rule-based "
-        "archetypes, not fitted. Its purchase lift on each dataset held out of training is in "
-        "docs/models.md (`intentgate lodo`)."
-    )
+    return bundled.finish(load_model(data).artifact, rows.X, fitter.labels_, rows.session)
 
 
 def cmd_fit_bundled(argv: list[str]) -> int:

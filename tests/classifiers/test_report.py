@@ -8,7 +8,7 @@ from html import escape
 import numpy as np
 import pytest
 
-from classifiers.artifact import load_model
+from classifiers.artifact import load_model, seal
 from classifiers.errors import FitWarning
 from classifiers.report import render_report
 from tests.classifiers.test_fit import CREATED, blobs, fit
@@ -58,3 +58,14 @@ def test_report_says_loudly_when_the_model_is_a_fallback() -> None:
     assert "FALLBACK MODEL" in page
     assert "Warning: FALLBACK" in page
     assert "No silhouette" in page
+
+
+def test_report_says_how_often_a_class_holds_when_measured() -> None:
+    from classifiers.persistence import with_persistence
+
+    model = load_model(fit(blobs(3)).to_artifact(CREATED, "synthetic blobs"))
+    assert "Kept at the next request" not in render_report(model)
+    values: list[float | None] = [0.7] + [None] * (model.k - 1)
+    measured = with_persistence(model.artifact, values)
+    page = render_report(load_model(seal(measured.model_dump(mode="json"))))
+    assert page.count("Kept at the next request in 70% of its training states.") == 1
