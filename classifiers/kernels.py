@@ -103,6 +103,22 @@ MAX_KEYED_SIGNALS = 4
 MAX_KEYED_FEATURES = 62
 
 
+# The meaning confidence keeps: of classes given at confidence >= 0.5, this share is kept at
+# the session's next event (docs/classes-and-explanations.md).
+KEEP_TARGET = 0.9
+
+
+def calibrated(confidence: float, persistence: float | None,
+               target: float = KEEP_TARGET) -> float:
+    """``confidence`` scaled by ``min(1, (1 - target) / (1 - persistence))``: unchanged for a
+    class that holds at least ``target`` of the time, shrunk in proportion to how much more
+    often than ``1 - target`` it is lost otherwise (persistence 0.7: x 1/3). The scorer applies
+    it to every confidence it gives (``Scorer.confidence_scale``)."""
+    if persistence is None or persistence >= target:
+        return confidence
+    return confidence * (1.0 - target) / (1.0 - persistence)
+
+
 @njit(cache=True, nogil=True)
 def score_one(
     x: Float1D, params: Float2D, cparams: Float1D, prev: int, d2: Float1D, attr: Float2D,
@@ -111,11 +127,12 @@ def score_one(
     """``(class given, runner-up, confidence, signals key)``; class -1 is undetermined.
     ``cparams`` is the radius2 of each class, then ``(1 - m)^2`` for switch margin m, then the
     number of signals to key (0: no key, -1 returned), then 1.0 for each class that has
-    requirements; ``attr`` row 0 the attribution, row 1 the evidence."""
+    requirements, then each class's confidence scale (``classifiers.persistence``); ``attr``
+    row 0 the attribution, row 1 the evidence."""
     d = params.shape[1]
     k = (params.shape[0] - 2) // 3
     if (x.shape[0] != d or d2.shape[0] != k or attr.shape[0] != 2 or attr.shape[1] != d
-            or z.shape[0] != d or cparams.shape[0] != 2 * k + 2):
+            or z.shape[0] != d or cparams.shape[0] != 3 * k + 2):
         raise ValueError("score_one: buffer shapes do not match the model")
     radius2 = cparams
     keep = cparams[k]
@@ -170,6 +187,7 @@ def score_one(
                 confidence = 0.0
         else:
             confidence = 0.0
+    confidence *= cparams[2 * k + 2 + cls]  # a class sessions pass through says so
     for f in range(d):
         mu = params[cls + 2, f]
         if runner >= 0:
@@ -285,7 +303,7 @@ class Scorer:
     hysteresis of ``score``; ``min_events`` the rule's first step (``label``).
     """
 
-    __slots__ = ("model", "params", "cparams", "radius2", "temperature", "keep",
+    __slots__ = ("model", "params", "cparams", "radius2", "temperature", "keep", "confidence_scale",
                  "switch_margin", "min_events", "d2", "attr", "contrib", "evidence", "z")
 
     def __init__(
@@ -317,7 +335,13 @@ class Scorer:
         keyed = key_signals if 0 < key_signals <= MAX_KEYED_SIGNALS and d <= MAX_KEYED_FEATURES \
             else 0
         rests = np.isfinite(bounds).any(axis=1).astype(np.float64)
-        self.cparams: Float1D = np.concatenate([self.radius2, [self.keep, float(keyed)], rests])
+        # Confidence keeps its documented meaning (given at >= 0.5, kept at the next event at
+        # least 90 % of the time) for classes that sessions pass through: scaled by how often
+        # the class held on its training sessions (1.0 where unmeasured or held enough).
+        self.confidence_scale: Float1D = np.array(
+            [calibrated(1.0, c.persistence) for c in model.artifact.classes], dtype=np.float64)
+        self.cparams: Float1D = np.concatenate(
+            [self.radius2, [self.keep, float(keyed)], rests, self.confidence_scale])
         self.d2: Float1D = np.zeros(k, dtype=np.float64)
         self.attr: Float2D = np.zeros((2, d), dtype=np.float64)
         self.contrib: Float1D = self.attr[0]
@@ -365,7 +389,9 @@ class Scorer:
             if counts.shape != labels.shape:
                 raise ValueError(f"events must have shape {labels.shape}, got {counts.shape}")
             labels[counts < self.min_events] = -1
-        confidence[labels < 0] = 0.0
+        given = labels >= 0
+        confidence[given] *= self.confidence_scale[labels[given]]
+        confidence[~given] = 0.0
         return labels, confidence
 
     def slug(self, cls: int) -> str:

@@ -18,7 +18,6 @@ from classifiers.kernels import Scorer
 
 MIN_EVENTS = 3  # the proxy's default min_events: states before it are never given a class
 DIGITS = 4
-KEEP_TARGET = 0.9  # the meaning to hold: of classes given at confidence >= 0.5, this share kept
 
 
 def persistence(model: Model, X: npt.NDArray[np.float64], session: npt.NDArray[np.int64],
@@ -61,14 +60,3 @@ def measured(data: bytes, X: npt.NDArray[np.float64], session: npt.NDArray[np.in
     model = load_model(data)
     values = persistence(model, X, session, min_events=min_events)
     return seal(with_persistence(model.artifact, values).model_dump(mode="json"))
-
-
-def calibrated(confidence: float, persistence: float | None,
-               target: float = KEEP_TARGET) -> float:
-    """``confidence`` scaled by ``min(1, (1 - target) / (1 - persistence))``: unchanged for a
-    class that holds at least ``target`` of the time, shrunk in proportion to how much more
-    often than ``1 - target`` it is lost otherwise (persistence 0.7: x 1/3). Not yet applied by
-    the scorer; ``python -m explain.replay_check`` reports what it would change."""
-    if persistence is None or persistence >= target:
-        return confidence
-    return confidence * (1.0 - target) / (1.0 - persistence)

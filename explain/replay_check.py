@@ -6,8 +6,8 @@ memory) as a request does; every decision is recorded: class given, confidence, 
 ``classifiers.stability`` (requirement violations, explanation entries naming a signal at 0 or
 with a share outside 0..1, A → B → A flips), the share of ``undetermined`` on the state before
 each session's first purchase or checkout, purchase rate by class, and how often a class given
-at confidence ≥ 0.5 is kept at the session's next decision (also with the confidence calibrated
-by each class's measured persistence, ``classifiers.persistence.calibrated``).
+at confidence ≥ 0.5 is kept at the session's next decision (the confidence the proxy gives,
+scaled by each class's measured persistence: ``classifiers.kernels.calibrated``).
 
     python -m explain.replay_check [DATA_DIR] [--model FILE] [--switch-margin M]
 
@@ -24,7 +24,6 @@ from pathlib import Path
 
 from classifiers.artifact import UNDETERMINED, Model, load_model
 from classifiers.kernels import MIN_EVENTS, Scorer
-from classifiers.persistence import calibrated
 from classifiers.stability import ReplayProblems, replay_problems
 from explain.headers import top_signals
 from signals.events import EventKind, ShopperEvent
@@ -117,8 +116,6 @@ class DatasetReport:
     purchase_rate: dict[str, tuple[int, int]]  # class -> (sessions, purchasing sessions)
     kept: tuple[int, int]  # decisions at confidence >= 0.5 with a next decision: (kept, all)
     scored_sessions: int  # sessions with at least 3 scored decisions (could flip at all)
-    # as ``kept``, with the confidence calibrated by each class's persistence (when measured)
-    kept_calibrated: tuple[int, int] = (0, 0)
 
     def lines(self) -> list[str]:
         p = self.problems
@@ -138,9 +135,7 @@ class DatasetReport:
             f"  undetermined before outcome: {self.undetermined}/{self.reached} = "
             f"{100 * und:.2f} % of sessions that reached min_events",
             f"  confidence >= 0.5 kept at the next decision: {kept}/{total} = "
-            f"{100 * kept / max(total, 1):.1f} %; calibrated by persistence: "
-            f"{self.kept_calibrated[0]}/{self.kept_calibrated[1]} = "
-            f"{100 * self.kept_calibrated[0] / max(self.kept_calibrated[1], 1):.1f} %",
+            f"{100 * kept / max(total, 1):.1f} %",
             f"  highest purchase rate: {top}"
             + (" (UNDETERMINED IS HIGHEST)" if top == UNDETERMINED and len(rates) > 1 else ""),
         ]
@@ -167,24 +162,16 @@ def check(
         c = scorer.slug(t.before_outcome)
         n, b = rate.get(c, (0, 0))
         rate[c] = (n + 1, b + int(t.purchased))
-    kept = total = kept_cal = total_cal = 0
-    held = [c.persistence for c in model.artifact.classes]
+    kept = total = 0
     for t in traces:
         for i in range(len(t.labels) - 1):
-            label = t.labels[i]
-            if label < 0:
-                continue
-            same = t.labels[i + 1] == label
-            if t.confidence[i] >= 0.5:
+            if t.labels[i] >= 0 and t.confidence[i] >= 0.5:
                 total += 1
-                kept += same
-            if calibrated(t.confidence[i], held[label]) >= 0.5:
-                total_cal += 1
-                kept_cal += same
+                kept += t.labels[i + 1] == t.labels[i]
     scored = sum(1 for t in traces if sum(1 for lab in t.labels if lab >= 0) >= 3)
     return DatasetReport(name, problems, len(reached),
                          sum(1 for t in reached if t.before_outcome < 0), rate, (kept, total),
-                         scored, (kept_cal, total_cal))
+                         scored)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from classifiers.artifact import load_model, seal
-from classifiers.persistence import calibrated, measured, persistence
+from classifiers.kernels import Scorer, calibrated
+from classifiers.persistence import measured, persistence
 from tests.classifiers.test_artifact import artifact_content
 
 
@@ -49,3 +50,19 @@ def test_calibrated_confidence_shrinks_only_classes_that_do_not_hold() -> None:
     # Lost 30 % of the time, three times the 10 % the meaning allows: a third of the confidence.
     assert calibrated(0.9, 0.7) == pytest.approx(0.3)
     assert calibrated(1.0, 0.0) == pytest.approx(0.1)
+
+
+def test_the_scorer_gives_each_class_its_calibrated_confidence() -> None:
+    # Class 0 (three product views) held half the time in training: every confidence the
+    # scorer gives it, one vector or a batch, is a fifth of the plain ratio; class 1 unchanged.
+    from tests.explain.test_replay_check import _model
+
+    x = np.array([[1.3, 0.0, 0.0]])  # transformed: a little short of class 0's centroid
+    plain, low = (Scorer(load_model(_model(p))) for p in ([None, None], [0.5, None]))
+    cls, _, conf_plain, _ = plain.label(3, np.ascontiguousarray(x[0]))
+    cls_low, _, conf_low, _ = low.label(3, np.ascontiguousarray(x[0]))
+    assert cls == cls_low == 0 and conf_plain > 0.0
+    assert conf_low == pytest.approx(conf_plain * 0.2)
+    labels, conf = low.label_batch(x)
+    assert labels[0] == 0 and conf[0] == pytest.approx(conf_low)
+    assert list(low.confidence_scale) == pytest.approx([0.2, 1.0])

@@ -25,14 +25,12 @@ def _sessions() -> dict[str, list]:
             for i in range(4)}
 
 
-def test_check_counts_kept_decisions_plain_and_calibrated_by_persistence() -> None:
+def test_kept_counts_the_confidence_the_proxy_gives_scaled_by_persistence() -> None:
     plain = check("x", load_model(_model([None, None])), _sessions(), switch_margin=0.0)
-    assert plain.kept == plain.kept_calibrated  # nothing measured: nothing calibrated
     kept, total = plain.kept
     assert (kept, total) == (8, 12)  # per session: class 0 lost once, class 1 kept twice
-    # Class 0 kept half the time in training: its confidence shrinks to a fifth, below 0.5.
+    # Class 0 kept half the time in training: the scorer shrinks its confidence to a fifth,
+    # below 0.5, so only class 1's decisions count as sure, and all of those were kept.
     low = check("x", load_model(_model([0.5, None])), _sessions(), switch_margin=0.0)
-    assert low.kept == plain.kept
-    kept_c, total_c = low.kept_calibrated
-    assert (kept_c, total_c) == (8, 8)  # only class 1's decisions remain: all kept
-    assert any("calibrated by persistence" in line for line in low.lines())
+    assert low.kept == (8, 8)
+    assert any("kept at the next decision: 8/8" in line for line in low.lines())
