@@ -7,7 +7,7 @@ import pytest
 
 from classifiers.artifact import load_model, seal
 from classifiers.persistence import calibrated, measured, persistence
-from tests.classifiers.test_artifact import artifact_content
+from tests.factories import artifact_content
 
 
 def _model() -> bytes:
