@@ -15,8 +15,8 @@ and an upload reports each chunk as it lands.
 - ``/cookies``: three ``Set-Cookie`` headers, one with a comma in its Expires date.
 - ``/redirect?to=&code=``: a redirect.  ``/status/{code}``: that status, no body.
 - ``/hop``: hop-by-hop response headers plus one named in ``Connection``.
-- ``/hold?gate=ID``: answers ``released`` once gate ``ID`` is set (a slow origin the test
-  controls).  ``/sleep?s=``: answers after ``s`` seconds.
+- ``/hold?gate=ID``: sets gate ``ID:arrived``, then answers ``released`` once gate ``ID`` is
+  set (a slow origin the test controls).  ``/sleep?s=``: answers after ``s`` seconds.
 - ``/die``: starts a body, then drops the connection.
 - ``/identify?user=``: answers with ``X-Intent-Identify: <user>`` (default ``alice``).
 - websocket ``/ws``: accepts (with the first offered subprotocol), echoes text and bytes
@@ -188,6 +188,7 @@ async def origin_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             (b"trailer", b"x-checksum"), (b"upgrade", b"h2c"), (b"x-kept", b"yes"),
         ])
     elif path == "/hold":
+        Gate.get(query["gate"] + ":arrived").set()
         released = await _wait(Gate.get(query["gate"]))
         await _answer(send, 200 if released else 500, b"released")
     elif path == "/sleep":
