@@ -23,12 +23,20 @@ C = _sealed("eps", "zeta")
 
 
 class _Swaps:
-    """The engine side of the registry: records every model swapped in."""
+    """What serves the registry's models (the engine's side): records every model swapped in;
+    ``fail`` names a slug whose warm-up raises."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail: str | None = None) -> None:
         self.models: list[Model] = []
+        self.fail = fail
 
-    def __call__(self, model: Model) -> None:
+    @property
+    def serving(self) -> Model | None:
+        return self.models[-1] if self.models else None
+
+    def activate(self, model: Model) -> None:
+        if model.slugs[0] == self.fail:
+            raise RuntimeError("warm-up failed")
         self.models.append(model)
 
     @property
@@ -37,7 +45,7 @@ class _Swaps:
 
 
 def _registry(tmp_path: Path, **kw: object) -> tuple[ModelRegistry, _Swaps]:
-    swaps = _Swaps()
+    swaps = _Swaps(kw.pop("fail", None))  # type: ignore[arg-type]
     return ModelRegistry(tmp_path / "models", swaps, **kw), swaps  # type: ignore[arg-type]
 
 
@@ -178,11 +186,7 @@ def test_a_read_only_model_directory_does_not_stop_startup(
 
 
 def test_a_swap_that_fails_leaves_the_active_model(tmp_path: Path) -> None:
-    def swap(model: Model) -> None:
-        if model.slugs[0] == "gamma":
-            raise RuntimeError("warm-up failed")
-
-    registry = ModelRegistry(tmp_path / "models", swap)
+    registry, _ = _registry(tmp_path, fail="gamma")
     a, b = registry.add(A), registry.add(B)
     registry.activate(a.version)
     with pytest.raises(RuntimeError):
