@@ -50,7 +50,8 @@ def test_build_runtime_records_events_where_told(tmp_path: Path) -> None:
                                  record_keep=4, record_max_bytes=4096))
     rec = rt.engine.recorder
     assert isinstance(rec, EventRecorder)
-    assert (rec.directory, rec.keep, rec.max_bytes) == (tmp_path / "ev", 4, 4096)
+    assert rec.path == tmp_path / "ev" / "events.jsonl"
+    assert (rec._file.keep, rec._file.max_bytes) == (4, 4096)  # the rotation it was handed
 
 
 def test_build_runtime_accepts_a_dict_and_refuses_bad_settings_before_writing(

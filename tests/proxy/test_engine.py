@@ -458,14 +458,19 @@ def test_engine_fails_open_when_the_store_raises() -> None:
     assert engine.metrics.fail_open["error"] == 1
 
 
-def test_engine_fails_open_over_budget_and_does_not_time_it() -> None:
-    engine = make_engine(budget_ns=0)  # any classification takes longer than nothing
+def test_engine_over_budget_drops_the_class_and_keeps_the_cookies() -> None:
+    engine = make_engine(budget_ns=0, min_events=1)  # anything takes longer than nothing
     observer = _Observer()
     engine.observer = observer
-    assert _decide(engine, "/p/a") is None
+    d = _decide(engine, "/p/a")
+    assert d is not None
+    assert d.headers == [] and d.active is None  # forwarded unclassified
+    assert d.skipped == engine.skipped == b"fail-open: budget"
+    # The shopper keeps the session the event was counted under (a retry is the same session).
+    assert set(_cookies(d)) == {b"ig_sid", b"ig_did"} and d.state.events_seen == 1
+    assert engine.active is not None and engine.active.memory.get(d.key) == -1  # put back
     assert engine.metrics.fail_open == {"budget": 1}
-    assert engine.skipped == b"fail-open: budget"
-    assert engine.metrics.classify_latency.count == 0
+    assert engine.metrics.classify_latency.count == 0  # not timed as a classification
     assert observer.submitted == []  # a request forwarded unclassified reaches no observer
 
 

@@ -95,9 +95,10 @@ def _on_full_disk(tmp_path: Path) -> EventRecorder:
         pytest.skip("needs /dev/full")
     rec = _recorder(tmp_path)
     rec.open()
-    assert rec._fh is not None
-    rec._fh.close()
-    rec._fh = full.open("ab")  # every write fails with ENOSPC
+    current = rec._file.fh
+    assert current is not None
+    current.close()
+    rec._file.fh = full.open("ab")  # every write fails with ENOSPC
     return rec
 
 
@@ -107,20 +108,21 @@ def test_recorder_full_disk_drops_and_counts_never_raises(tmp_path: Path) -> Non
     rec.record(SESSION, event("product_view", 2.0))
     rec.flush()
     assert rec.dropped == 2 and rec.written == 0
-    fh, rec._fh = rec._fh, None
+    fh, rec._file.fh = rec._file.fh, None
     with contextlib.suppress(OSError):
         fh.close()  # type: ignore[union-attr]
 
 
 @pytest.mark.xfail(raises=OSError, strict=True,
-                   reason="close() closes a file whose buffer still holds the bytes that failed "
-                          "to flush: the close flushes again and raises ENOSPC at shutdown")
+                   reason="RotatingFile.close() closes a file whose buffer still holds the bytes "
+                          "that failed to flush: the close flushes again and raises ENOSPC at "
+                          "shutdown")
 def test_recorder_close_after_a_full_disk_does_not_raise(tmp_path: Path) -> None:
     rec = _on_full_disk(tmp_path)
     rec.record(SESSION, event("product_view", 1.0))
     rec.flush()
     rec.close()
-    assert rec._fh is None
+    assert rec._file.fh is None
 
 
 def test_recorder_each_worker_writes_its_own_file(tmp_path: Path) -> None:
