@@ -13,48 +13,9 @@ import pytest
 
 from classifiers.artifact import Model, content_hash, load_model, seal
 from classifiers.errors import ArtifactError, ClassifierError
+from tests.factories import artifact_content
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def artifact_content(
-    centroids: list[list[float]] | None = None,
-    *,
-    names: tuple[str, ...] | None = None,
-    mean: list[float] | None = None,
-    scale: list[float] | None = None,
-    radius: float | list[float] = 3.0,
-    temperature: float = 1.0,
-    slugs: tuple[str, ...] | None = None,
-) -> dict[str, Any]:
-    """A valid artifact content dict (no version) built by hand, for tests without sklearn."""
-    if centroids is None:
-        centroids = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
-    k, d = len(centroids), len(centroids[0])
-    names = names or ("product_views", "comparisons", "cart_adds", "searches", "deal_views",
-                      "review_views")[:d]
-    slugs = slugs or tuple(f"class-{i}" for i in range(k))
-    radii = radius if isinstance(radius, list) else [radius] * k
-    return {
-        "created_at": "2026-11-22T10:00:00Z",
-        "features": [{"name": n, "transform": "log1p"} for n in names],
-        "scaler": {"mean": mean or [0.0] * d, "scale": scale or [1.0] * d},
-        "temperature": temperature,
-        "centroids": centroids,
-        "classes": [
-            {
-                "slug": slugs[i], "display_name": f"Class {i}", "description": "d",
-                "suggested_use": "u", "size": 10, "percentage": 100.0 / k, "radius": radii[i],
-                "characteristics": [{"signal": names[0], "importance": 0.5, "value": 2.0,
-                                     "population_value": 1.0, "z": 1.2}],
-                "rules": [{"text": f"{names[0]} ≥ 3", "fidelity": 0.9}],
-            }
-            for i in range(k)
-        ],
-        "report": {"algorithm": "kmeans", "k_tried": [2, 3],
-                   "silhouette_by_k": [{"k": 2, "silhouette": 0.3}, {"k": 3, "silhouette": 0.5}],
-                   "data_source": "hand-made", "rows": 30},
-    }
 
 
 def _sealed(**kw: Any) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 
 from classifiers import bundled
 from classifiers.artifact import Artifact, load_model, seal
-from tests.classifiers.test_artifact import artifact_content
+from tests.factories import artifact_content
 
 NAMES = ("product_views", "comparisons", "cart_adds")
 

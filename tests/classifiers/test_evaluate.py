@@ -10,7 +10,7 @@ import pytest
 from classifiers.artifact import Model, load_model, seal
 from classifiers.evaluate import evaluate, format_table, stability
 from classifiers.kernels import Scorer
-from tests.classifiers.test_artifact import artifact_content
+from tests.factories import artifact_content
 
 
 @pytest.fixture

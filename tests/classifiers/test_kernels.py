@@ -15,7 +15,7 @@ from classifiers.kernels import (
     score_rows_reference,
     warm,
 )
-from tests.classifiers.test_artifact import artifact_content
+from tests.factories import artifact_content
 
 MakeModel = Callable[..., Model]
 

@@ -8,7 +8,7 @@ import pytest
 from classifiers.artifact import load_model, seal
 from classifiers.kernels import Scorer, calibrated
 from classifiers.persistence import measured, persistence
-from tests.classifiers.test_artifact import artifact_content
+from tests.factories import artifact_content
 
 
 def _model() -> bytes:

@@ -21,7 +21,7 @@ from proxy.models import bundled_model_bytes
 from signals.events import EventKind, ShopperEvent
 from signals.features import FEATURE_NAMES, FeatureExtractor, raw_value
 from signals.state import SessionState
-from tests.classifiers.test_artifact import artifact_content
+from tests.factories import artifact_content
 
 COUNTERS = ("product_views", "comparisons", "cart_adds", "searches", "wishlist_adds",
             "deal_views")

@@ -1,5 +1,11 @@
-"""ForwardApp alone (no classification) under our hardened uvicorn stack, in front of the
-purpose-built origin in ``upstream_app.py``: one test per forwarding point of issue 2, item 4."""
+"""Forwarding, end to end, in front of the purpose-built origin in ``origin.py``.
+
+Most cases run ``ForwardApp`` alone (no classification) under our hardened uvicorn stack: one
+test per forwarding point of issue 2, item 4. The last section runs the whole proxy
+(``create_app``, classification on) for what only it does: the engine in the header walk, the
+identify header taken out, the settings reaching the forwarder, WebSocket upgrades through
+``ProxyApp``. The server's refusals (400/408/414/431) live in ``tests/proxy/test_server.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,10 @@ import gzip
 import hashlib
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,8 +27,14 @@ import pytest
 
 from proxy.forward import ForwardApp, Timeouts
 from proxy.server import HardenedHttpToolsProtocol, ServerLimits, uvicorn_kwargs
-from tests.e2e.upstream_app import COOKIES, GZ_BODY, GZ_TEXT, Gate, upstream_app
+from tests.e2e.conftest import run_proxy
+from tests.e2e.origin import COOKIES, GZ_BODY, GZ_TEXT, Gate
 from tests.servers import free_port, serve_in_thread
+
+BROWSER = {
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
+    "accept": "text/html", "accept-language": "en",
+}
 
 
 class _Served:
@@ -51,14 +63,12 @@ class _Served:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with serve_in_thread(upstream_app, http="httptools") as url:
-        yield url
+def upstream(origin: str) -> str:
+    return origin
 
 
-@pytest.fixture
-def make_forward() -> Iterator[Callable[..., str]]:
-    """``make_forward(upstream, **ForwardApp kwargs)`` -> base URL of a served ForwardApp."""
+@contextmanager
+def _forward_servers() -> Iterator[Callable[..., str]]:
     saved = HardenedHttpToolsProtocol.limits
     with ExitStack() as stack:
         def factory(target: str, **kwargs: Any) -> str:
@@ -70,8 +80,26 @@ def make_forward() -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def proxy(upstream: str, make_forward: Callable[..., str]) -> str:
-    return make_forward(upstream)
+def make_forward() -> Iterator[Callable[..., str]]:
+    """``make_forward(upstream, **ForwardApp kwargs)`` -> base URL of a served ForwardApp."""
+    with _forward_servers() as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: str) -> Iterator[str]:
+    """ForwardApp with default settings, shared by the module (no test changes its state)."""
+    with _forward_servers() as factory:
+        yield factory(upstream)
+
+
+@pytest.fixture(scope="module")
+def classifying(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The whole proxy (classification on, headers exposed), shared by the module: each test
+    is a new shopper (no cookies carried between tests)."""
+    with run_proxy(upstream, Path(tmp_path_factory.mktemp("classifying")),
+                   expose_headers=True) as url:
+        yield url
 
 
 def _addr(url: str) -> tuple[str, int]:
@@ -404,10 +432,14 @@ def test_forward_read_timeout_is_504_and_others_unaffected(
     upstream: str, make_forward: Callable[..., str]
 ) -> None:
     proxy = make_forward(upstream, timeouts=Timeouts(connect=1, read=0.3, pool=1))
-    t0 = time.monotonic()
-    r = httpx.get(f"{proxy}/sleep?s=3", timeout=5)
-    assert r.status_code == 504 and r.text == "upstream timed out\n"
-    assert time.monotonic() - t0 < 2
+    name, release = _gate()
+    try:
+        r = httpx.get(f"{proxy}/hold?gate={name}", timeout=10)
+        # The 504 came while the origin was still holding its answer: the proxy did not wait.
+        assert not release.is_set()
+        assert r.status_code == 504 and r.text == "upstream timed out\n"
+    finally:
+        release.set()
     assert httpx.get(f"{proxy}/echo").status_code == 200
 
 
@@ -495,3 +527,66 @@ def test_forward_websocket_refused_upstream_closes_handshake(
             return info.value.status
 
     assert asyncio.run(go()) == 502  # the tunnel answers for an origin it cannot reach
+
+
+# -- through the whole proxy (classification on) --------------------------------------------
+
+
+def test_proxy_classified_request_keeps_raw_path_and_query(classifying: str) -> None:
+    # A product page (a rule matched, an event was made) still reaches the origin byte for byte.
+    target = "/products/caf%C3%A9%2Fmug?a=1&a=2&q=%E2%9C%93+x&u=%C3%A9&empty=&flag"
+    echo = httpx.get(f"{classifying}{target}", headers=BROWSER).json()
+    assert echo["raw_path"] == "/products/caf%C3%A9%2Fmug"
+    assert echo["query"] == "a=1&a=2&q=%E2%9C%93+x&u=%C3%A9&empty=&flag"
+    assert _headers(echo, "x-intent-class")  # classified on its way
+
+
+def test_proxy_keeps_origin_set_cookies_separate_beside_its_own(classifying: str) -> None:
+    r = httpx.get(f"{classifying}/cookies", headers=BROWSER)
+    cookies = r.headers.get_list("set-cookie")
+    for cookie in COOKIES:
+        assert cookie.decode() in cookies
+    assert {c.split("=", 1)[0] for c in cookies} >= {"ig_sid", "ig_did"}
+
+
+def test_proxy_drops_client_intent_headers(classifying: str) -> None:
+    echo = httpx.get(f"{classifying}/echo", headers={
+        "x-intent-class": "decisive-buyer", "X-Intent-Identify": "mallory", **BROWSER,
+    }).json()
+    assert "decisive-buyer" not in [v for _, v in echo["headers"]]
+    assert _headers(echo, "x-intent-identify") == []
+    assert len(_headers(echo, "x-intent-class")) == 1  # ours, and only ours
+
+
+def test_proxy_identify_header_is_stripped_from_response(classifying: str) -> None:
+    r = httpx.get(f"{classifying}/identify?user=alice", headers=BROWSER)
+    assert r.status_code == 200 and r.text == "hello"
+    assert "x-intent-identify" not in r.headers
+    assert any(c.startswith("ig_pid=") for c in r.headers.get_list("set-cookie"))
+
+
+def test_proxy_trusted_hop_setting_reaches_forwarder_and_engine(
+    upstream: str, make_proxy: Callable[..., str]
+) -> None:
+    proxy = make_proxy(upstream, trusted_hops=("127.0.0.1",))
+    r = httpx.get(f"{proxy}/echo", headers={"x-forwarded-for": "203.0.113.9",
+                                            "x-forwarded-proto": "https", **BROWSER})
+    echo = r.json()
+    assert _headers(echo, "x-forwarded-for") == ["203.0.113.9, 127.0.0.1"]
+    assert _headers(echo, "x-forwarded-proto") == ["https"]
+    # The shopper came over HTTPS per the trusted hop: our cookies are Secure.
+    cookies = r.headers.get_list("set-cookie")
+    assert cookies and all(c.endswith("; Secure") for c in cookies)
+
+
+def test_proxy_websocket_passthrough(classifying: str) -> None:
+    async def go() -> tuple[str, bytes]:
+        async with aiohttp.ClientSession() as s, s.ws_connect(f"{classifying}/ws") as ws:
+            await ws.send_str("hi")
+            text = (await ws.receive()).data
+            await ws.send_bytes(b"\x01\x02")
+            data = (await ws.receive()).data
+            return text, data
+
+    text, data = asyncio.run(go())
+    assert text == "echo:hi" and data == b"echo:\x01\x02"

@@ -319,10 +319,10 @@ def test_connect_timeout_is_504(forward_to: Callable[..., str]) -> None:
         time.sleep(0.1)
         proxy = forward_to(f"http://127.0.0.1:{server.getsockname()[1]}",
                              timeouts=Timeouts(connect=0.3, read=5, pool=1))
-        t0 = time.monotonic()
+        # Without the connect timeout the handshake would hang past the client's 10 s (an
+        # httpx.ReadTimeout here), as nothing ever accepts it.
         r = httpx.get(f"{proxy}/a", timeout=10)
         assert r.status_code == 504 and r.text == "upstream timed out\n"
-        assert time.monotonic() - t0 < 5
     finally:
         for s in fillers:
             s.close()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from classifiers.artifact import load_model, seal
 from explain.replay_check import check
-from tests.classifiers.test_artifact import artifact_content
-from tests.factories import event
+from tests.factories import artifact_content, event
 
 
 def _model(persistence: list[float | None]) -> bytes:
