@@ -4,7 +4,8 @@
 file each) is the current file; at ``max_bytes`` it becomes ``….1``, what was ``….1`` becomes
 ``….2`` and so on, ``keep`` files in all (with ``keep = 1`` the full file is dropped). Every
 append takes an exclusive ``flock``, so a process rewriting the file in place under the same lock
-(the audit log's erasure) never loses an append.
+(the audit log's erasure) never loses an append. Writes are unbuffered: the caller batches, and
+bytes a full disk refused are not kept to fail again when the file is closed.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class RotatingFile:
         """The current file, opened for appending (once; again after a rotation)."""
         if self.fh is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.fh = self.path.open("ab")
+            self.fh = self.path.open("ab", buffering=0)
             self.size = self.fh.tell()
         return self.fh
 
@@ -53,10 +54,11 @@ class RotatingFile:
         """Write ``data`` under the lock; True when it filled the file and the file rotated.
         Raises ``OSError`` (a full disk, a removed directory): the caller counts the loss."""
         fh = self.open()
+        view = memoryview(data)
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
-            fh.write(data)
-            fh.flush()
+            while view:  # a raw write may take only part of it
+                view = view[fh.write(view) or 0:]
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         self.size += len(data)
@@ -77,8 +79,7 @@ class RotatingFile:
             p.unlink(missing_ok=True)
 
     def flush(self) -> None:
-        if self.fh is not None:
-            self.fh.flush()
+        """Nothing is held back (unbuffered writes); kept for the readers' "flush, then read"."""
 
     def close(self) -> None:
         if self.fh is not None:
