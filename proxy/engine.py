@@ -303,6 +303,9 @@ class Engine:
             decision.skipped = self.skipped
             return decision
         self.metrics.classify_latency.observe(elapsed * 1e-9)
+        if decision is not None and decision.active is not None:
+            # Counted once the class is sure to go out (not over the budget).
+            self.metrics.requests_by_class[decision.slug] += 1
         if self.experiments is not None and isinstance(decision, Decision):
             # After the budget check: a request forwarded unclassified is not counted either.
             self.experiments.on_decision(decision)
@@ -464,7 +467,6 @@ class Engine:
                     headers.append((self.h_signals, value))
         headers.append((self.h_model, active.version_value))
         headers.append((self.h_profile, profile.encode()))
-        self.metrics.requests_by_class[decision.slug] += 1
 
     def on_response(
         self, decision: Decision | None, status: int, identify: bytes | None,

@@ -471,6 +471,7 @@ def test_engine_over_budget_drops_the_class_and_keeps_the_cookies() -> None:
     assert engine.active is not None and engine.active.memory.get(d.key) == -1  # put back
     assert engine.metrics.fail_open == {"budget": 1}
     assert engine.metrics.classify_latency.count == 0  # not timed as a classification
+    assert engine.metrics.requests_by_class == {}  # nor counted under a class it never got
     assert observer.submitted == []  # a request forwarded unclassified reaches no observer
 
 
