@@ -151,6 +151,11 @@ def explain(
         ] if model.requirements else [],
         "distances": {slug: round(math.sqrt(v), 4)
                       for slug, v in zip(model.slugs, d2.tolist(), strict=True)},
+        # Per class whose requirements do not hold: the signals it needs more of than the
+        # shopper has shown (that class cannot be given, however near the session is).
+        "unmet": {slug: unmet for slug, reqs in zip(model.slugs, model.requirements, strict=True)
+                  if (unmet := [sig for sig, m in reqs if not raw[sig] >= m])}
+        if model.requirements else {},
         "radius": round(math.sqrt(float(model.radius2[show])), 4),
     }
 

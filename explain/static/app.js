@@ -351,15 +351,18 @@ function renderSession(s) {
     const dist = el("table", { class: "table" }, el("tr", {}, el("th", {}, "Segment"), el("th", {}, "Fits its usual range?")));
     const radii = s.radii || {};
     const entries = Object.entries(s.distances || {}).sort((a, b) => a[1] - b[1]).slice(0, 5);
+    const unmet = s.unmet || {};
     for (const [slug, d] of entries) {
       const r = radii[slug];
-      const fit = !r ? "—" : d <= r ? `yes, ${Math.round((100 * d) / r)} % of the way to its edge`
+      const needs = unmet[slug] || [];
+      const fit = needs.length ? `no: not enough ${needs.map(signalName).join(", ")} yet`
+        : !r ? "—" : d <= r ? `yes, ${Math.round((100 * d) / r)} % of the way to its edge`
         : `no, ${(d / r).toFixed(1)} times farther out than its edge`;
       dist.append(el("tr", {}, el("td", {}, nameOf(slug)), el("td", {}, fit)));
     }
     const distPanel = el("div", {}, el("h3", {}, "Nearest segments"), dist,
       el("p", { class: "hint" }, "A shopper gets the nearest segment's class when they are inside that segment's usual range " +
-        "(the range that holds nearly all of its shoppers in training); otherwise they stay undetermined."));
+        "(the range that holds nearly all of its shoppers in training) and have shown what it needs; otherwise they stay undetermined."));
     wrap.append(el("div", { class: "grid2" }, whyPanel, distPanel));
   }
 

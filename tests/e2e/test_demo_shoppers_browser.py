@@ -26,6 +26,11 @@ DESKTOP_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like G
               "Chrome/126.0.0.0 Safari/537.36")
 
 pytestmark = pytest.mark.slow
+
+
+def _named(slug: str) -> str:
+    """The page's name for a segment slug (as the page writes it: "Cart builder")."""
+    return slug.replace("-", " ").capitalize()
 # A shopper reads a page before the next: the gap between two page views is their dwell.
 READ_MS = 2500
 
@@ -139,6 +144,14 @@ def test_four_shoppers_are_told_only_what_is_true(proxy: str, browser: Any) -> N
         page.fill("#session-id", sid)
         page.click("#lookup-form button[type=submit]")
         page.wait_for_selector("#session-signals")
+        # "Nearest segments" never says a shopper fits a segment whose needs they have not
+        # shown: such a row says what is missing instead.
+        for slug, needs in body["unmet"].items():
+            assert needs and slug != cls, (name, body["unmet"])
+        rows = page.locator("#session-result table:not(#session-signals) tr").all_inner_texts()
+        for row in rows:
+            if any(s in body["unmet"] for s in body["distances"] if _named(s) in row):
+                assert "no: not enough" in row, (name, row)
         page.locator("#session-result").screenshot(path=str(SHOTS / f"{name}.png"))
         page.close()
     (SHOTS / "headers.txt").write_text("\n".join(aloud) + "\n")

@@ -151,3 +151,19 @@ def test_journal_undo_takes_out_the_class_change_of_an_undone_event() -> None:
     # Nothing to undo: the class stays.
     assert journal.undo(j, 30.0, "deal-hunter", None) == (False, None)
     assert j.last_class == "careful-reader"
+
+
+def test_explain_names_what_each_segment_that_cannot_be_given_still_needs(model) -> None:  # type: ignore[no-untyped-def]
+    # Four product views and nothing else: every class resting on a signal the shopper has
+    # not shown enough of (cart adds, comparisons, price sorts...) says which.
+    state = make_session(*(event("product_view", 10.0 * t, product=f"p{t}") for t in range(4)))
+    out = explain(model, state, 40.0)
+    requires = {slug: dict(reqs)
+                for slug, reqs in zip(model.slugs, model.requirements, strict=True)}
+    assert out["unmet"]  # the bundled model has classes that rest on signals
+    for slug, needs in out["unmet"].items():
+        assert needs and set(needs) <= set(requires[slug])
+        raw = {a["signal"]: a["raw_value"] for a in out["attribution"]}
+        assert all(raw[sig] < requires[slug][sig] for sig in needs)
+    assert out["class"] not in out["unmet"]
+    assert "cart-builder" in out["unmet"] and out["unmet"]["cart-builder"] == ["cart_adds"]
