@@ -27,6 +27,7 @@ from proxy.admin.surface import HTTPError, read_body
 from signals.cohorts import GROUPS, Cohorts
 from signals.events import EventKind
 from signals.outcomes import METRICS, OUTCOME_BITS, OutcomeBook, rows
+from signals.redis_store import RedisStore
 
 if TYPE_CHECKING:
     from explain.audit import AuditLog
@@ -72,12 +73,12 @@ class Experiments:
     """The engine hook and the experiments' registry (see the module docstring)."""
 
     def __init__(self, *, pseudonym: Any, header_prefix: bytes, capacity: int = 200_000,
-                 store: Any = None, redis_prefix: str = "ig",
+                 store: RedisStore | None = None, redis_prefix: str = "ig",
                  clock: Any = time.time) -> None:
         self.pseudonym = pseudonym
         self.capacity = capacity
         self.store = store
-        self.shared = store is not None and getattr(store, "remote", False)
+        self.shared = store is not None  # counters shared through the Redis store
         self.redis_prefix = redis_prefix
         self.clock = clock
         self.current: Experiment | None = None
@@ -99,14 +100,15 @@ class Experiments:
         cohorts = Cohorts(name, key, share, salt)
         book = self.books.get(name)
         if book is None:
-            book = OutcomeBook(capacity=self.capacity, shared=self.shared,
-                               on_pending=self.store.wake if self.shared else None)
+            store = self.store
+            book = OutcomeBook(capacity=self.capacity, shared=store is not None,
+                               on_pending=store.wake if store is not None else None)
             self.books[name] = book
-            if self.shared:
+            if store is not None:
                 from signals.redis_outcomes import RedisCounters, counters_key
 
                 rider = RedisCounters(book, counters_key(self.redis_prefix, name))
-                self.store.add_rider(rider)
+                store.add_rider(rider)
                 self.riders[name] = rider
         exp = Experiment(name, cohorts, book, self.clock(), self.h_group, self.h_experiment)
         self.current = exp  # one assignment: a request sees the old or the new one, whole
@@ -190,14 +192,15 @@ class Experiments:
         """The experiment's counters: shared totals (plus what this process has not pushed
         yet) with the Redis store, this process's own with the memory store."""
         book = self.books.get(name)
-        if not self.shared:
+        store = self.store
+        if store is None:
             if book is None:
                 raise KeyError(name)
             return dict(book.counts)
         from signals.redis_outcomes import counters_key, read_counters
 
         try:
-            totals = await read_counters(self.store.client, counters_key(self.redis_prefix, name))
+            totals = await read_counters(store.client, counters_key(self.redis_prefix, name))
         except Exception as exc:
             raise HTTPError(503, f"redis unavailable, retry: {exc!r}") from None
         if book is not None:
@@ -366,7 +369,7 @@ def build_experiments(settings: Settings, store: ProfileStore, pseudonym: Any,
     exps = Experiments(pseudonym=pseudonym,
                        header_prefix=settings.header_prefix.lower().encode(),
                        capacity=settings.memory_capacity,
-                       store=store if settings.store == "redis" else None,
+                       store=store if isinstance(store, RedisStore) else None,
                        redis_prefix=settings.redis_prefix, clock=clock)
     if settings.holdout_share > 0.0:
         exps.start(settings.experiment, settings.holdout_share, settings.experiment_salt)

@@ -144,7 +144,7 @@ def attach(runtime: Runtime, version: str) -> None:
     from proxy.modelsync import ModelSync
 
     settings = runtime.settings
-    redis = getattr(engine.store, "client", None) if settings.store == "redis" else None
+    redis = engine.store.client if settings.store == "redis" else None
     sync = ModelSync(runtime, redis=redis, prefix=settings.redis_prefix)
     runtime.modelsync = sync
     runtime.services.append(sync)
@@ -158,7 +158,7 @@ def attach(runtime: Runtime, version: str) -> None:
 
         shared = SharedAdminState(redis, runtime.governance, prefix=settings.redis_prefix,
                                   session_ttl=settings.session_ttl,
-                                  cluster=bool(getattr(engine.store, "cluster", False)))
+                                  cluster=engine.store.cluster)
         runtime.shared = shared
         runtime.services.append(shared)
         metrics.gauge("intentgate_shared_admin", "Admin state written behind to redis: up, "

@@ -30,10 +30,12 @@ class ProfileStore(Protocol):
     so no caller asks which store it has. ``remote`` stores may hold a key elsewhere: the
     engine then awaits ``fetch`` once before creating it (``proxy.engine``). ``client`` is the
     shared server's client (the audit log and the export stream write through it), ``None``
-    for a store in this process."""
+    for a store in this process; ``cluster`` says whether that server is a Redis Cluster (keys
+    that go together must share a hash slot)."""
 
     remote: bool
     client: Any
+    cluster: bool
 
     async def startup(self) -> None: ...
     async def aclose(self, deadline: float = 2.0) -> None: ...
@@ -118,6 +120,7 @@ class MemoryStore:
 
     remote = False
     client = None
+    cluster = False
 
     def __init__(
         self,
