@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+
+from proxy.types import BODY_FOLLOWS, TRUSTED_HEAD, Message
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +57,96 @@ class _Reject(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, with a shorter way out for the forwarder's answers.
+
+    A response start marked ``TRUSTED_HEAD`` (``proxy.types``) is serialised without uvicorn's
+    two regex checks per header: its names came lower-case from our upstream parser or our own
+    tables, and its values were split on CRLF by that parser, so they cannot hold a line break.
+    Marked ``BODY_FOLLOWS`` as well, the head is held and goes out with the first body chunk in
+    one write (one system call and one TCP segment fewer per response; nginx does the same).
+    Any other message, and any message while the client's side is paused or gone, takes
+    uvicorn's own path unchanged."""
+
+    _ig_head: bytes | None = None
+
+    async def send(self, message: Message) -> None:  # type: ignore[override]
+        if (not self.response_started and message.get(TRUSTED_HEAD)
+                and message["type"] == "http.response.start" and not self.disconnected
+                and not self.flow.write_paused and not self.default_headers
+                and not self.access_log):
+            self._ig_start(message)
+            return
+        head = self._ig_head
+        if head is not None:
+            self._ig_head = None
+            if (message["type"] == "http.response.body" and not self.disconnected
+                    and not self.flow.write_paused):
+                self._ig_first_body(head, message)
+                return
+            if not self.disconnected:
+                self.transport.write(head)
+        await super().send(message)  # type: ignore[arg-type]
+
+    def _ig_start(self, message: Message) -> None:
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        status = message["status"]
+        content = [STATUS_LINE[status]]
+        has_close = False
+        for name, value in message["headers"]:
+            if name == b"content-length":
+                if self.chunked_encoding is None:
+                    self.expected_content_length = int(value)
+                    self.chunked_encoding = False
+            elif name == b"transfer-encoding":
+                if value.lower() == b"chunked":
+                    self.expected_content_length = 0
+                    self.chunked_encoding = True
+            elif name == b"connection":
+                if b"close" in [t.strip() for t in value.lower().split(b",")]:
+                    self.keep_alive = False
+                    has_close = True
+            content += (name, b": ", value, b"\r\n")
+        if not self.keep_alive and not has_close:
+            content.append(b"connection: close\r\n")
+        bodiless = self.scope["method"] == "HEAD" or status in (204, 304)
+        if self.chunked_encoding is None and not bodiless:
+            self.chunked_encoding = True
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        if message.get(BODY_FOLLOWS) and not bodiless:
+            self._ig_head = b"".join(content)
+        else:
+            self.transport.write(b"".join(content))
+
+    def _ig_first_body(self, head: bytes, message: Message) -> None:
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        if self.chunked_encoding:
+            parts = [head]
+            if body:
+                parts += (b"%x\r\n" % len(body), body, b"\r\n")
+            if not more:
+                parts.append(b"0\r\n\r\n")
+            self.transport.write(b"".join(parts))
+        else:
+            size = len(body)
+            if size > self.expected_content_length:
+                self.transport.write(head)
+                raise RuntimeError("Response content longer than Content-Length")
+            self.expected_content_length -= size
+            self.transport.write(head + body)
+        if not more:
+            if self.expected_content_length != 0:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
 
 
 class HardenedHttpToolsProtocol(HttpToolsProtocol):
@@ -214,6 +310,10 @@ class HardenedHttpToolsProtocol(HttpToolsProtocol):
         if self._ig_lengths is not None and len(self._ig_lengths) > 1:
             self._ig_fail(400, "conflicting Content-Length headers")
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.__class__ is RequestResponseCycle:
+            # The task that runs it has not started yet: it looks ``send`` up on _Cycle.
+            cycle.__class__ = _Cycle
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
