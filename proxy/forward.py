@@ -305,11 +305,13 @@ class ForwardApp:
             await self.startup()
         body_done = not has_body
         for attempt in (0, 1):
-            try:
-                conn = await pool.acquire()
-            except ProxyError as exc:
-                await self._fail(send, exc, decision)
-                return
+            conn = pool.take_idle()  # the usual case, with no coroutine to await
+            if conn is None:
+                try:
+                    conn = await pool.acquire()
+                except ProxyError as exc:
+                    await self._fail(send, exc, decision)
+                    return
             try:
                 conn.start(head, method == "HEAD")
                 if has_body:
@@ -402,7 +404,7 @@ class ForwardApp:
             return
         if conn.done or conn.chunks:
             # Head and the first body bytes arrived together: hand them on back to back.
-            first = await conn.read_chunk()
+            first = conn.take()
             if sniff is not None and first:
                 self.engine.unmatched.body("GET", sniff, first)
                 sniff = None
