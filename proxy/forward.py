@@ -305,8 +305,10 @@ class ForwardApp:
             await self.startup()
         body_done = not has_body
         for attempt in (0, 1):
-            conn = pool.take_idle()  # the usual case, with no coroutine to await
-            if conn is None:
+            idle = pool.take_idle()  # the usual case, with no coroutine to await
+            if idle is not None:
+                conn = idle
+            else:
                 try:
                     conn = await pool.acquire()
                 except ProxyError as exc:
