@@ -316,9 +316,10 @@ class ProxyApp:
         # per coroutine frame. Decided once, here: the forwarder must be ``inner`` itself or
         # the app the middleware wraps with the engine attached.
         forward = runtime.forward
-        direct = forward is not None and (
-            inner is forward or getattr(forward, "engine", None) is runtime.engine)
-        self._forward_http = forward._http if direct else None
+        self._forward_http = (
+            forward._http if forward is not None and (
+                inner is forward or getattr(forward, "engine", None) is runtime.engine)
+            else None)
 
     def _tunnel(self, transport: Any, method: bytes, target: bytes, headers: Any, client: Any,
                 scheme: str, early: bytes, server: Any = None) -> None:
