@@ -226,10 +226,19 @@ def change_dict(c: Change) -> dict[str, Any]:
                         for (n, s), w in zip(c.signals, c.words, strict=True)]}
 
 
+# Slugs indexed by the kind (an int or an EventKind): ``EventKind(kind)`` costs ~0.6 µs per
+# call (the enum's Python-level ``__call__``), once per booked decision.
+_SLUG_OF = tuple(k.slug for k in EventKind)
+
+
 def step_of(event: ShopperEvent) -> Step:
     """One event as the timeline keeps it (text fields truncated)."""
-    return Step(event.ts, EventKind(event.kind).slug, _cut(event.product),
-                _cut(event.category), _cut(event.query), event.value)
+    # _cut inlined: once per booked decision, three calls cost ~0.2 µs.
+    p, c, q = event.product, event.category, event.query
+    return Step(event.ts, _SLUG_OF[event.kind],
+                p if p is None or len(p) <= _TEXT else p[:_TEXT],
+                c if c is None or len(c) <= _TEXT else c[:_TEXT],
+                q if q is None or len(q) <= _TEXT else q[:_TEXT], event.value)
 
 
 _TEXT = 80

@@ -70,7 +70,7 @@ class Observation(NamedTuple):
     runner: int
     confidence: float
     x: npt.NDArray[np.float64] | None
-    d2: npt.NDArray[np.float64] | None
+    d2: npt.NDArray[np.float64] | None  # the engine sends None: no bookkeeping reads it
     contrib: npt.NDArray[np.float64] | None
     evidence: npt.NDArray[np.float64] | None = None  # per signal: pull toward the class given
 
@@ -266,10 +266,6 @@ class Governance:
         (session, profile, now, event, slug, live_state, v, model, names, winner, runner,
          confidence, x, d2, contrib, *rest) = rec
         evidence = rest[0] if rest else None
-        # The state as the request saw it: its numbers copied then, its product rings shared.
-        state = SessionState.__new__(SessionState)
-        state.v, state.config = v, live_state.config
-        state.products, state.categories = live_state.products, live_state.categories
         journal = self.journal
         j = journal.get(session)
         j = journal.entry(session, j.pseudonym if j else self.pseudonym("s:" + session), profile)
@@ -281,8 +277,7 @@ class Governance:
         scored = winner >= 0 and x is not None
         if scored and self.drift is not None:
             self.drift.observe(x, now)  # type: ignore[arg-type]
-        if self.shadow is not None:
-            self.shadow.observe(state, now, slug)
+        shadow = self.shadow
         j.decisions += 1
         previous = j.last_class
         changed = slug != previous and not (previous is None and slug == UNDETERMINED)
@@ -290,6 +285,14 @@ class Governance:
         audit = self.audit
         record = audit is not None and audit.policy.should_record(j.pseudonym, j.decisions,
                                                                   changed)
+        if shadow is None and not changed and not record:
+            return None  # most decisions: the state as the request saw it is not needed
+        # The state as the request saw it: its numbers copied then, its product rings shared.
+        state = SessionState.__new__(SessionState)
+        state.v, state.config = v, live_state.config
+        state.products, state.categories = live_state.products, live_state.categories
+        if shadow is not None:
+            shadow.observe(state, now, slug)
         if not changed and not record:
             return None
         shares: tuple[tuple[str, float], ...] = ()

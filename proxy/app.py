@@ -25,6 +25,7 @@ from proxy.admin.surface import AdminApp
 from proxy.config import Settings, from_handoff, load_settings
 from proxy.engine import Engine, EngineOptions
 from proxy.metrics import Metrics
+from proxy.middleware import ADMIN_PREFIX
 from proxy.models import ModelRegistry
 from proxy.types import ASGIApp, Receive, Scope, Send
 from signals.bots import BotGate
@@ -309,6 +310,16 @@ class ProxyApp:
         # on the admin listener, which forwards nothing to the origin.
         self._admin_port: int | None = getattr(inner, "port", None)
         self.ws_tunnel = self._tunnel if runtime.forward is not None else None
+        # A shopper's request (http, not under /_intentgate/, not on the admin listener) goes
+        # straight to the forwarder, which classifies in its own walk over the headers: the
+        # layers in between (admin listener, middleware) would only hand it on, at ~0.4 µs
+        # per coroutine frame. Decided once, here: the forwarder must be ``inner`` itself or
+        # the app the middleware wraps with the engine attached.
+        forward = runtime.forward
+        self._forward_http = (
+            forward._http if forward is not None and (
+                inner is forward or getattr(forward, "engine", None) is runtime.engine)
+            else None)
 
     def _tunnel(self, transport: Any, method: bytes, target: bytes, headers: Any, client: Any,
                 scheme: str, early: bytes, server: Any = None) -> None:
@@ -321,7 +332,17 @@ class ProxyApp:
         self.runtime.forward.tunnel(transport, method, target, headers, client, scheme, early)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
+        kind = scope["type"]
+        if kind == "http":
+            fast = self._forward_http
+            if fast is not None and not scope["path"].startswith(ADMIN_PREFIX):
+                server = scope.get("server")
+                if server is None or server[1] != self._admin_port:
+                    await fast(scope, receive, send)
+                    return
+            await self.inner(scope, receive, send)
+            return
+        if kind != "lifespan":
             await self.inner(scope, receive, send)
             return
         while True:

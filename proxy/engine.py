@@ -318,16 +318,19 @@ class Engine:
             if active is not None:
                 # Governance (journal, live mix, drift, shadow, audit) leaves the request path:
                 # one tuple onto its bounded queue (explain.governance), copies of this
-                # request's buffers when it was scored.
-                scored = d.winner >= 0
-                sc = active.scorer
-                observer.submit((
-                    d.session, d.profile, d.now, d.event, d.slug, d.state, d.state.v[:],
-                    active.model,
-                    active.names, d.winner, d.runner, d.confidence,
-                    active.x.copy() if scored else None, sc.d2.copy() if scored else None,
-                    sc.contrib.copy() if scored else None,
-                    sc.evidence.copy() if scored else None))
+                # request's buffers when it was scored (not the distances: no bookkeeping
+                # reads them, and a copy is ~0.4 µs).
+                if d.winner >= 0:
+                    sc = active.scorer
+                    observer.submit((
+                        d.session, d.profile, d.now, d.event, d.slug, d.state, d.state.v[:],
+                        active.model, active.names, d.winner, d.runner, d.confidence,
+                        active.x.copy(), None, sc.contrib.copy(), sc.evidence.copy()))
+                else:
+                    observer.submit((
+                        d.session, d.profile, d.now, d.event, d.slug, d.state, d.state.v[:],
+                        active.model, active.names, -1, d.runner, d.confidence, None, None,
+                        None, None))
         return decision
 
     def _classify(

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxy.errors import BodyTooLarge, ProxyError, UpstreamTimeout, UpstreamUnavailable
-from proxy.types import Headers, Message, Receive, Scope, Send
+from proxy.types import BODY_FOLLOWS, TRUSTED_HEAD, Headers, Message, Receive, Scope, Send
 from proxy.upstream import (
     HOP_BY_HOP,
     IDEMPOTENT,
@@ -65,7 +65,8 @@ def _error(status: int, text: str) -> tuple[Message, Message]:
     if status == 413:
         # The rest of the body is still on its way: close rather than read it.
         headers.append((b"connection", b"close"))
-    start = {"type": "http.response.start", "status": status, "headers": headers}
+    start = {"type": "http.response.start", "status": status, "headers": headers,
+             TRUSTED_HEAD: True, BODY_FOLLOWS: True}
     return start, {"type": "http.response.body", "body": body}
 
 
@@ -304,11 +305,15 @@ class ForwardApp:
             await self.startup()
         body_done = not has_body
         for attempt in (0, 1):
-            try:
-                conn = await pool.acquire()
-            except ProxyError as exc:
-                await self._fail(send, exc, decision)
-                return
+            idle = pool.take_idle()  # the usual case, with no coroutine to await
+            if idle is not None:
+                conn = idle
+            else:
+                try:
+                    conn = await pool.acquire()
+                except ProxyError as exc:
+                    await self._fail(send, exc, decision)
+                    return
             try:
                 conn.start(head, method == "HEAD")
                 if has_body:
@@ -391,17 +396,22 @@ class ForwardApp:
             if sniff is not None and (conn.status != 200 or not any(
                     n.lower() == b"content-type" and b"html" in v.lower() for n, v in headers)):
                 sniff = None
-        start = {"type": "http.response.start", "status": conn.status, "headers": headers}
+        # The header list came from our upstream parser (plus our own cookies and headers):
+        # the server may write it without re-checking each header (proxy.server._Cycle).
+        start = {"type": "http.response.start", "status": conn.status, "headers": headers,
+                 TRUSTED_HEAD: True}
         if conn.no_body:
             await send(start)
             await send(_END)
             return
         if conn.done or conn.chunks:
             # Head and the first body bytes arrived together: hand them on back to back.
-            first = await conn.read_chunk()
+            first = conn.take()
             if sniff is not None and first:
                 self.engine.unmatched.body("GET", sniff, first)
                 sniff = None
+            if first is not None:
+                start[BODY_FOLLOWS] = True  # the head may go out with the first chunk
             await send(start)
             if first is None:
                 await send(_END)

@@ -48,7 +48,7 @@ PATHS = (
 # request bodies, so a run that includes them uses the GET-only "browse" mix for every target.
 POSTS = (("/cart/add.js", "id=phone-pro&quantity=1"), ("/wishlist/add", "id=smartwatch"))
 KNOWN_TARGETS = ("direct", "nginx", "passthrough", "intentgate", "own-client", "httpx", "aiohttp",
-                 "intentgate-noaudit", "intentgate-experiment", "intentgate-redis")
+                 "intentgate-noaudit", "intentgate-experiment", "intentgate-redis", "protocol")
 GET_ONLY_TARGETS = frozenset({"httpx", "aiohttp"})
 N_SESSIONS = 2000
 # Targets that run intentgate's engine, whose /_intentgate/metrics tell how much of the bench
@@ -379,6 +379,8 @@ def _stack(args: argparse.Namespace, work: Path,
         "passthrough": proxy(["--passthrough"]),
         "intentgate": proxy([]),
         "own-client": client("own"),
+        # Not ASGI: the own client behind an asyncio.Protocol server, callbacks only.
+        "protocol": client("protocol"),
         "httpx": client("httpx"),
         "aiohttp": client("aiohttp"),
         "intentgate-noaudit": proxy([], dict(env, INTENTGATE_AUDIT="false")),
@@ -462,7 +464,8 @@ def _main(argv: list[str] | None) -> int:
     ap.add_argument("--targets", default="direct,nginx,own-client,passthrough,intentgate",
                     help="comma-separated: direct, nginx, own-client (the proxy's own upstream "
                          "client with nothing around it), passthrough, intentgate, httpx, "
-                         "aiohttp, intentgate-noaudit, intentgate-redis, intentgate-experiment")
+                         "aiohttp, intentgate-noaudit, intentgate-redis, intentgate-experiment, "
+                         "protocol (the own client behind a protocol-level server, no ASGI)")
     ap.add_argument("--no-micro", action="store_true", help="skip in-process micro-benchmarks")
     ap.add_argument("--micro-only", action="store_true",
                     help="only the in-process micro-benchmarks (no nginx or wrk needed)")

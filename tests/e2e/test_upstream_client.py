@@ -329,6 +329,28 @@ def test_connect_timeout_is_504(forward_to: Callable[..., str]) -> None:
         server.close()
 
 
+def _answer_once_then_stall(conn: socket.socket, origin: RawOrigin) -> None:
+    # Answers the first request; reads the next one on the same connection and never answers.
+    if origin.head(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+    origin.head(conn)
+    origin.stop.wait(10)
+
+
+def test_read_deadline_holds_on_a_reused_connection(forward_to: Callable[..., str]) -> None:
+    # The read deadline's timer belongs to the connection and outlives an exchange: the
+    # second exchange on the kept-alive connection still ends in a 504, not a hang.
+    with raw_origin(_answer_once_then_stall) as origin:
+        proxy = forward_to(origin.url, timeouts=Timeouts(connect=1, read=0.5, pool=1))
+        with httpx.Client(timeout=10) as client:
+            assert client.get(f"{proxy}/first").text == "ok"
+            time.sleep(0.3)  # part of a deadline passes between the two exchanges
+            r = client.get(f"{proxy}/second")
+        assert r.status_code == 504 and r.text == "upstream timed out\n"
+        assert origin.connections == 1  # the second request went on the reused connection
+        assert origin.requests == [b"GET /first HTTP/1.1", b"GET /second HTTP/1.1"]
+
+
 def _slow_keepalive(conn: socket.socket, origin: RawOrigin) -> None:
     while origin.head(conn):
         time.sleep(0.2)

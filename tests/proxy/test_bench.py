@@ -103,13 +103,14 @@ def test_bench_micro_reports_every_step() -> None:
 def test_bench_proxy_round_measures_targets_and_classifies_the_load() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "proxy.commands.cli", "bench", "--rounds", "1", "--duration", "1",
-         "--targets", "direct,own-client,passthrough,intentgate", "--no-micro", "--json"],
+         "--targets", "direct,own-client,passthrough,intentgate,protocol", "--no-micro",
+         "--json"],
         capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = orjson.loads(proc.stdout)
     assert report["config"]["mix"] == "shop"  # cart POSTs included
-    for name in ("direct", "own-client", "passthrough", "intentgate"):
+    for name in ("direct", "own-client", "passthrough", "intentgate", "protocol"):
         row = report["proxy"][name]
         assert row["rps"] > 0 and row["requests"] > 0 and row["errors"] == 0, (name, row)
         assert row["cpu_us_per_req"] > 0 and row["p99_us"] >= row["p50_us"] > 0, (name, row)

@@ -84,3 +84,18 @@ def test_two_workers_one_picture_and_a_resent_write_counts_once(tmp_path: Path) 
         sync = shared_redis()
         delete_prefix(sync, prefix)
         sync.close()
+
+
+def test_journal_batch_writes_each_event_as_the_timeline_shows_it(tmp_path: Path) -> None:
+    import orjson
+
+    from explain.explanation import step_of
+
+    rt, shared = _worker(tmp_path, "w", None, "igadm-unused")
+    token = rt.engine.codec.new_token()
+    _shop(rt, b"ig_sid=" + token.encode(), 3)
+    queued = list(rt.governance._queue)
+    rt.governance.drain()
+    (row,) = shared._pending.values()
+    # The shared timeline's entries are the local journal's steps, field for field.
+    assert [orjson.loads(e) for e in row[3]] == [step_of(rec[3])._asdict() for rec in queued]
