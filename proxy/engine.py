@@ -260,15 +260,8 @@ class Engine:
         return self._checked(decision, time.perf_counter_ns() - t0)
 
     async def decide(
-        self,
-        method: str,
-        path: str,
-        query_string: bytes,
-        cookie_values: list[bytes],
-        user_agent: bytes | None,
-        has_accept: bool,
-        has_accept_language: bool,
-        secure: bool,
+        self, method: str, path: str, query_string: bytes, cookie_values: list[bytes],
+        user_agent: bytes | None, has_accept: bool, has_accept_language: bool, secure: bool,
     ) -> Decision | None:
         """The one entry point of the request path: classify, awaiting the one store round
         trip inside when the shopper's state is not local; ``None``: forward unclassified."""
@@ -334,17 +327,11 @@ class Engine:
         return decision
 
     def _classify(
-        self,
-        method: str,
-        path: str,
-        query_string: bytes,
-        cookie_values: list[bytes],
-        user_agent: bytes | None,
-        has_accept: bool,
-        has_accept_language: bool,
-        secure: bool,
+        self, method: str, path: str, query_string: bytes, cookie_values: list[bytes],
+        user_agent: bytes | None, has_accept: bool, has_accept_language: bool, secure: bool,
         fetched: bool = False,
     ) -> Decision | Fetch | None:
+        """``classify`` without the guard and the clock (its arguments are the same)."""
         self.skipped = b""
         now = self.clock()
         event = self.routes.match(method, path, query_string, now)

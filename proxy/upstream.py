@@ -348,16 +348,8 @@ class UpstreamConnection(asyncio.Protocol):
         """The body bytes buffered so far (waiting for some); ``None`` at the end of the body.
         Raises the exchange's error when the origin failed mid-body."""
         while True:
-            chunks = self.chunks
-            if chunks:
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                self.chunks = []
-                self.buffered = 0
-                if self.read_paused and not self.closed:
-                    self.read_paused = False
-                    self.last_read = self.loop.time()
-                    self.transport.resume_reading()  # type: ignore[union-attr]
-                return data
+            if self.chunks:
+                return self.take()
             if self.done:
                 return None
             if self.error is not None:

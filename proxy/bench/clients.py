@@ -331,14 +331,8 @@ class _ProtocolPassthrough(asyncio.Protocol):
             if not self.keep_alive:
                 out.append(b"connection: close\r\n")
             out.append(b"\r\n")
-        chunks = conn.chunks
-        if chunks:
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            conn.chunks = []
-            conn.buffered = 0
-            if conn.read_paused and not conn.closed:
-                conn.read_paused = False
-                conn.transport.resume_reading()
+        data = conn.take()
+        if data is not None:
             if self.chunked_resp:
                 out += (b"%x\r\n" % len(data), data, b"\r\n")
             else:
