@@ -322,12 +322,7 @@ class UpstreamConnection(asyncio.Protocol):
         while not self.head_done:
             if self.error is not None:
                 raise self.error
-            waiter = self.loop.create_future()
-            self.waiter = waiter
-            try:
-                await waiter
-            finally:
-                self.waiter = None
+            await self._wait()
 
     def take(self) -> bytes | None:
         """``read_chunk`` without waiting, for a caller that knows bytes are buffered or the
