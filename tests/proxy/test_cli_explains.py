@@ -169,3 +169,14 @@ def test_port_problem_is_none_for_a_free_port_and_names_a_taken_one(busy_port: i
         free = s.getsockname()[1]
     assert port_problem("127.0.0.1", free) is None
     assert "already in use" in (port_problem("127.0.0.1", busy_port) or "")
+
+
+def test_demo_shop_without_its_extra_says_what_to_install() -> None:
+    # starlette is the `demo` extra: serving does not need it. Without it, demo-shop says so in
+    # one line (here starlette is made unimportable in the child process).
+    code = ("import sys; sys.modules['starlette'] = None; "
+            "from proxy.commands.cli import main; raise SystemExit(main(['demo-shop']))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTGATE_")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    _one_line_exit_2(proc, "pip install 'intentgate[demo]'")
