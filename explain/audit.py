@@ -11,7 +11,6 @@ rest. Records hold pseudonymous tokens only, never a cookie value or a user id.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import re
@@ -27,7 +26,7 @@ import orjson
 
 from explain.errors import AuditSinkError
 from signals.background import stop
-from signals.jsonl import RotatingFile
+from signals.jsonl import RotatingFile, drop_lines
 from signals.ratelog import RateLimitedLog
 
 logger = logging.getLogger(__name__)
@@ -392,26 +391,7 @@ class JsonlSink:
         removed = 0
         try:
             for path in self.files():
-                try:
-                    fh = path.open("r+b")
-                except FileNotFoundError:
-                    continue
-                with fh:
-                    # In place, under the writers' lock: the file keeps its inode, so a writer's
-                    # open append handle stays valid and none of its appends is lost.
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                    try:
-                        lines = fh.read().splitlines(keepends=True)
-                        kept = [ln for ln in lines if needle not in ln]
-                        if len(kept) == len(lines):
-                            continue
-                        removed += len(lines) - len(kept)
-                        fh.seek(0)
-                        fh.write(b"".join(kept))
-                        fh.truncate()
-                        fh.flush()
-                    finally:
-                        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                removed += drop_lines(path, lambda line: needle in line)
         except OSError as exc:
             raise AuditSinkError(f"audit files could not be rewritten: {exc}") from exc
         return removed

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -85,3 +86,26 @@ class RotatingFile:
         if self.fh is not None:
             self.fh.close()
             self.fh = None
+
+
+def drop_lines(path: Path, drop: Callable[[bytes], bool]) -> int:
+    """Remove the lines of ``path`` for which ``drop(line)`` is true; returns how many. The file
+    is rewritten in place under the writers' lock, so it keeps its inode and a writer's open
+    append handle stays valid: no append is lost. A missing file has nothing to drop."""
+    try:
+        fh = path.open("r+b")
+    except FileNotFoundError:
+        return 0
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            lines = fh.read().splitlines(keepends=True)
+            kept = [line for line in lines if not drop(line)]
+            if len(kept) != len(lines):
+                fh.seek(0)
+                fh.write(b"".join(kept))
+                fh.truncate()
+                fh.flush()
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return len(lines) - len(kept)

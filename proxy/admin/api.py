@@ -9,7 +9,6 @@ every failure is a 4xx with a JSON reason through the AdminApp's one error path.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import re
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from proxy.instance import instance_dir
 from proxy.modelsync import SyncUnavailable
 from proxy.types import Receive, Scope
 from signals.errors import StoreUnavailable
+from signals.jsonl import drop_lines
 
 if TYPE_CHECKING:
     from proxy.admin.surface import AdminApp
@@ -479,6 +479,13 @@ class AdminAPI:
         return 308, (b"text/plain", b"/_intentgate/ui/"), [(b"location", b"/_intentgate/ui/")]
 
 
+def _session_of(line: bytes) -> object:
+    try:
+        return orjson.loads(line).get("session")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+
+
 def _scrub_recorded(recorder: Any, pseudonyms: set[str]) -> int:
     """Remove the recorded events of ``pseudonyms`` from the event recorder's JSONL files.
 
@@ -489,28 +496,7 @@ def _scrub_recorded(recorder: Any, pseudonyms: set[str]) -> int:
     removed = 0
     directory = Path(recorder.directory)
     for path in sorted(directory.glob("events*.jsonl*")):
-        # Every worker's files, each rewritten in place under the writers' lock.
-        with path.open("r+b") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                lines = fh.read().splitlines(keepends=True)
-                kept = []
-                for line in lines:
-                    try:
-                        session = orjson.loads(line).get("session")
-                    except (orjson.JSONDecodeError, AttributeError):
-                        session = None
-                    if session in pseudonyms:
-                        continue
-                    kept.append(line)
-                if len(kept) != len(lines):
-                    removed += len(lines) - len(kept)
-                    fh.seek(0)
-                    fh.write(b"".join(kept))
-                    fh.truncate()
-                    fh.flush()
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        removed += drop_lines(path, lambda line: _session_of(line) in pseudonyms)
     return removed
 
 
