@@ -115,13 +115,15 @@ def make_engine(
     bot_max_rate: float = 1e12,
     metrics: Metrics | None = None,
     recorder: Any = None,
+    observer: Any = None,
     **options: Any,
 ) -> Engine:
     """A ready engine with real parts (route table, identity, bot gate, memory store, metrics).
 
     ``model``: ``True`` activates ``ENGINE_MODEL``; a ``Model`` activates that one; ``None`` or
-    ``False`` leaves the engine without a model. ``options`` are ``EngineOptions`` fields; the
-    time budget defaults to 1000 s, so only a test that sets it meets the budget check.
+    ``False`` leaves the engine without a model. ``observer`` is handed each decision (the
+    governance hook). ``options`` are ``EngineOptions`` fields; the time budget defaults to
+    1000 s, so only a test that sets it meets the budget check.
     """
     options.setdefault("budget_ns", 10**12)
     clock = clock or Clock()
@@ -139,6 +141,7 @@ def make_engine(
                                                           half_life=opts.half_life),
         metrics=metrics or Metrics(),
         recorder=recorder,
+        observer=observer,
         clock=clock,
     )
     if model is True:

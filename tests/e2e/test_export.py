@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.servers import free_port, serve_in_thread
+from tests.servers import free_port, read_body, serve_in_thread
 
 TOKEN = "export-admin-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -50,12 +50,7 @@ class Receiver:
                 await send({"type": message["type"] + ".complete"})
                 if message["type"] == "lifespan.shutdown":
                     return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         self.attempts += 1
         self.auth.add(dict(scope["headers"]).get(b"authorization", b"").decode())
         status = 500 if self.failing else 204

@@ -12,18 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import free_port, serve_in_thread
+from tests.servers import free_port, read_body, serve_in_thread
 
 
 async def _origin(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     path = scope["path"]
     if path == "/missing":
         await send({"type": "http.response.start", "status": 404,

@@ -341,9 +341,8 @@ def test_engine_redirect_undoes_a_page_view_but_not_an_action() -> None:
 
 def test_engine_undo_restores_the_class_the_event_changed() -> None:
     clock = Clock()
-    engine = make_engine(clock=clock, min_events=1)
     observer = _Observer()
-    engine.observer = observer
+    engine = make_engine(clock=clock, min_events=1, observer=observer)
     shopper = _Shopper(engine, clock)
     d = shopper.visit("/p/gone", 404)
     assert (d.prev_cls, d.cls) == (-1, 0)
@@ -354,9 +353,8 @@ def test_engine_undo_restores_the_class_the_event_changed() -> None:
 
 def test_engine_undo_without_a_class_change_tells_only_the_timeline() -> None:
     clock = Clock()
-    engine = make_engine(clock=clock, min_events=1)
     observer = _Observer()
-    engine.observer = observer
+    engine = make_engine(clock=clock, min_events=1, observer=observer)
     shopper = _Shopper(engine, clock)
     shopper.visit("/p/a")
     d = shopper.visit("/p/gone", 404)
@@ -459,9 +457,9 @@ def test_engine_fails_open_when_the_store_raises() -> None:
 
 
 def test_engine_over_budget_drops_the_class_and_keeps_the_cookies() -> None:
-    engine = make_engine(budget_ns=0, min_events=1)  # anything takes longer than nothing
     observer = _Observer()
-    engine.observer = observer
+    # A budget of 0: anything takes longer than nothing.
+    engine = make_engine(budget_ns=0, min_events=1, observer=observer)
     d = _decide(engine, "/p/a")
     assert d is not None
     assert d.headers == [] and d.active is None  # forwarded unclassified
@@ -476,9 +474,8 @@ def test_engine_over_budget_drops_the_class_and_keeps_the_cookies() -> None:
 
 
 def test_engine_within_budget_observes_latency_and_submits() -> None:
-    engine = make_engine(min_events=1)
     observer = _Observer()
-    engine.observer = observer
+    engine = make_engine(min_events=1, observer=observer)
     d = _decide(engine, "/p/a")
     assert d is not None
     assert engine.metrics.classify_latency.count == 1
@@ -567,9 +564,8 @@ def test_engine_fails_open_when_resuming_after_the_fetch_raises() -> None:
 
 def test_engine_identify_moves_the_shopper_onto_a_profile() -> None:
     clock = Clock()
-    engine = make_engine(clock=clock, min_events=1)
     observer = _Observer()
-    engine.observer = observer
+    engine = make_engine(clock=clock, min_events=1, observer=observer)
     shopper = _Shopper(engine, clock)
     d = shopper.visit("/p/a", identify=b"user-42")
     assert engine.metrics.identifies == 1

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from proxy.server import HardenedHttpToolsProtocol, ServerLimits, uvicorn_kwargs
-from tests.servers import serve_in_thread
+from tests.servers import read_body, serve_in_thread
 
 
 class _CountingApp:
@@ -31,12 +31,7 @@ class _CountingApp:
         import asyncio
 
         self.calls.append(scope["path"])
-        size = 0
-        while True:
-            message = await receive()
-            size += len(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+        size = len(await read_body(receive))
         if scope["path"] == "/sleep":
             await asyncio.sleep(0.8)
         elif scope["path"] == "/hold":
