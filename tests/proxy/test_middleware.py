@@ -68,3 +68,23 @@ def test_middleware_wraps_a_bare_asgi_app_without_lifespan(tmp_path: Path) -> No
         names = [k for k, _ in r.json()]
         assert "x-intent-class" in names and "x-intent-model" in names
         assert r.headers["x-intent-class"] == dict(r.json())["x-intent-class"]
+
+
+def test_middleware_over_budget_forwards_unclassified_and_keeps_the_session(
+    tmp_path: Path,
+) -> None:
+    app = IntentGateMiddleware(
+        Starlette(routes=[Route("/products/{h}", seen)]),
+        config=dict(_config(tmp_path), budget_ms=0.000001, expose_headers=True),
+    )
+    with serve_in_thread(app, lifespan="on") as url, httpx.Client(base_url=url,
+                                                                   headers=BROWSER) as c:
+        r = c.get("/products/phone-pro")
+        assert r.json() == {}  # the app heard no class
+        assert r.headers["x-intent-skipped"] == "fail-open: budget"
+        assert "x-intent-class" not in r.headers
+        sid = c.cookies.get("ig_sid")
+        assert sid  # the session the event was counted under reached the shopper
+        r = c.get("/products/phone-lite")
+        assert r.headers["x-intent-skipped"] == "fail-open: budget"
+        assert c.cookies.get("ig_sid") == sid
