@@ -7,7 +7,7 @@ per session); the rows come out in a deterministic order (sorted session keys).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +31,18 @@ class Replay:
     keys: list[str]
     skipped_empty: int
 
+
+def _path(
+    events: Sequence[ShopperEvent], before_outcome: bool,
+) -> tuple[list[ShopperEvent], bool]:
+    """A session's events in time order without its purchases (cut at its first purchase or
+    checkout step with ``before_outcome``), and whether it had a purchase."""
+    ordered = sorted(events, key=lambda e: e.ts)
+    purchased = any(e.kind == EventKind.PURCHASE for e in ordered)
+    if before_outcome:
+        cut = next((i for i, e in enumerate(ordered) if e.kind in _OUTCOMES), len(ordered))
+        ordered = ordered[:cut]
+    return [e for e in ordered if e.kind != EventKind.PURCHASE], purchased
 
 def group(records: Iterable[tuple[str, ShopperEvent]]) -> dict[str, list[ShopperEvent]]:
     out: dict[str, list[ShopperEvent]] = {}
@@ -60,12 +72,7 @@ def replay(
     keys: list[str] = []
     skipped = 0
     for key in sorted(sessions):
-        events = sorted(sessions[key], key=lambda e: e.ts)
-        purchased = any(e.kind == EventKind.PURCHASE for e in events)
-        if before_outcome:
-            cut = next((i for i, e in enumerate(events) if e.kind in _OUTCOMES), len(events))
-            events = events[:cut]
-        events = [e for e in events if e.kind != EventKind.PURCHASE]
+        events, purchased = _path(sessions[key], before_outcome)
         if max_events is not None:
             events = events[:max_events]
         if len(events) < min_events or not events:
@@ -114,12 +121,7 @@ def replay_states(
     index: list[int] = []
     keys: list[str] = []
     for key in sorted(sessions):
-        events = sorted(sessions[key], key=lambda e: e.ts)
-        purchased = any(e.kind == EventKind.PURCHASE for e in events)
-        if before_outcome:
-            cut = next((i for i, e in enumerate(events) if e.kind in _OUTCOMES), len(events))
-            events = events[:cut]
-        events = [e for e in events if e.kind != EventKind.PURCHASE]
+        events, purchased = _path(sessions[key], before_outcome)
         if not events:
             continue
         state = SessionState(config)
