@@ -4,8 +4,6 @@ and the audit stream outlive the process, the in-memory timelines do not)."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,23 +13,12 @@ from tests.redisproc import (
     ADMIN_TOKEN,
     BROWSER,
     SHARED_URL,
-    delete_prefix,
     proxy_process,
-    shared_redis,
 )
 
 pytestmark = pytest.mark.redis
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    client = shared_redis()
-    name = f"igtest{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_prefix(client, name)
-    client.close()
 
 
 def _decisions(url: str) -> list[dict[str, object]]:

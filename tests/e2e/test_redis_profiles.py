@@ -5,8 +5,6 @@ Cluster that a test stops and starts)."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from tests.redisproc import (
     BROWSER,
     SHARED_URL,
     ProxyProcess,
-    delete_prefix,
     metric,
     proxy_process,
     redis_cluster,
@@ -31,15 +28,6 @@ pytestmark = pytest.mark.redis
 
 TOKEN = ADMIN_TOKEN
 COMPARES = [f"/pages/compare?products=p{i},p{i + 1}" for i in range(6)]
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    client = shared_redis()
-    name = f"igtest{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_prefix(client, name)
-    client.close()
 
 
 def _settings(url: str, prefix: str, **more: object) -> dict[str, object]:
