@@ -31,3 +31,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA} (CI always has ../shared/data)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A fresh key prefix on the shared Redis (127.0.0.1:6379), its keys deleted afterwards."""
+    import uuid
+
+    from tests.redisproc import delete_prefix, shared_redis
+
+    client = shared_redis()
+    name = f"igtest{uuid.uuid4().hex[:10]}"
+    yield name
+    delete_prefix(client, name)
+    client.close()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -12,7 +11,6 @@ from proxy.app import create_app
 from proxy.config import load_settings
 from proxy.server import ServerLimits, uvicorn_kwargs
 from tests.e2e.origin import origin_app
-from tests.redisproc import delete_prefix, shared_redis
 from tests.servers import serve_in_thread, serve_split_in_thread
 
 SECRET = "e2e-secret-0123456789abcdef"
@@ -72,13 +70,3 @@ def make_split_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, str]]]
         def factory(upstream: str, **overrides: Any) -> tuple[str, str]:
             return stack.enter_context(run_split_proxy(upstream, tmp_path, **overrides))
         yield factory
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A fresh key prefix on the shared Redis, its keys deleted afterwards."""
-    client = shared_redis()
-    name = f"igtest{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_prefix(client, name)
-    client.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,19 +15,10 @@ from signals.identity import IdentityCodec
 from signals.outcomes import OutcomeBook, field_name
 from signals.redis_outcomes import RedisCounters, counters_key, read_counters
 from signals.redis_store import Breaker, RedisStore
-from tests.redisproc import SHARED_URL, delete_prefix, redis_server, shared_redis
+from tests.redisproc import SHARED_URL, redis_server
 
 pytestmark = pytest.mark.redis
 CODEC = IdentityCodec(b"k" * 32)
-
-
-@pytest.fixture
-def prefix() -> AsyncIterator[str]:
-    client = shared_redis()
-    name = f"igtest{uuid.uuid4().hex[:10]}"
-    yield name  # type: ignore[misc]
-    delete_prefix(client, name)
-    client.close()
 
 
 @pytest.fixture

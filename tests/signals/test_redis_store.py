@@ -37,15 +37,6 @@ COMPARE = int(EventKind.COMPARE)
 
 
 @pytest.fixture
-def prefix() -> AsyncIterator[str]:
-    client = shared_redis()
-    name = f"igtest{uuid.uuid4().hex[:10]}"
-    yield name  # type: ignore[misc]
-    delete_prefix(client, name)
-    client.close()
-
-
-@pytest.fixture
 async def make_store(prefix: str) -> AsyncIterator[Callable[..., RedisStore]]:
     stores: list[RedisStore] = []
 
