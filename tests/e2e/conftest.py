@@ -70,3 +70,12 @@ def make_split_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, str]]]
         def factory(upstream: str, **overrides: Any) -> tuple[str, str]:
             return stack.enter_context(run_split_proxy(upstream, tmp_path, **overrides))
         yield factory
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[str]:
+    """The demo storefront, served for the module's tests."""
+    from proxy.demo_shop import create_demo_shop
+
+    with serve_in_thread(create_demo_shop()) as url:
+        yield url

@@ -4,14 +4,11 @@ memory), and the headers only name signals the shopper showed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-
-from proxy.demo_shop import create_demo_shop
-from tests.servers import serve_in_thread
 
 BROWSER = {
     "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
@@ -19,12 +16,6 @@ BROWSER = {
 }
 TOKEN = "admin-token-for-class-changes"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
-from proxy.demo_shop import create_demo_shop
-from tests.servers import serve_in_thread
-
 BROWSER = {
     "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
     "accept": "text/html,application/xhtml+xml", "accept-language": "en-GB,en;q=0.9",
 }
 TOKEN = "admin-token-for-tests-0123"
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.demo_shop import create_demo_shop
 from tests.browser import ARTIFACTS, chromium
-from tests.servers import serve_in_thread
 
 SHOTS = ARTIFACTS / "shoppers"
 TOKEN = "shoppers-" + "s" * 24
@@ -33,12 +31,6 @@ def _named(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 # A shopper reads a page before the next: the gap between two page views is their dwell.
 READ_MS = 2500
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -6,21 +6,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from proxy.demo_shop import create_demo_shop
-from tests.servers import serve_in_thread
-
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 def _blocks(section: str) -> tuple[str, str]:

@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from proxy.demo_shop import create_demo_shop
-from tests.servers import serve_in_thread
-
 BROWSER = {"user-agent": "Mozilla/5.0 Chrome/126.0", "accept": "text/html",
            "accept-language": "en"}
 USER = "alice.secret@example.com"
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 def test_no_user_id_ip_or_cookie_value_leaves_the_proxy(

@@ -5,13 +5,10 @@ and a decision whose history is gone says so."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-
-from proxy.demo_shop import create_demo_shop
-from tests.servers import serve_in_thread
 
 TOKEN = "lookup-token-" + "x" * 20
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -19,12 +16,6 @@ LAPTOP = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", "accept"
           "accept-language": "en"}
 PHONE = {"user-agent": "Mozilla/5.0 (Linux; Android 14) Chrome/126.0 Mobile",
          "accept": "text/html", "accept-language": "en"}
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.demo_shop import create_demo_shop
 from tests.browser import ARTIFACTS, chromium
-from tests.servers import serve_in_thread
 
 SHOTS = ARTIFACTS / "first-hour"
 TOKEN = "first-hour-" + "t" * 24
@@ -24,12 +22,6 @@ PHONE_UA = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/126.0 Mobi
 WIDTHS = {"laptop": (1280, 860), "tablet": (768, 1024)}
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[str]:
-    with serve_in_thread(create_demo_shop()) as url:
-        yield url
 
 
 @pytest.fixture
