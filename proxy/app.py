@@ -233,10 +233,9 @@ def build_governance(settings: Settings, store: ProfileStore, codec: IdentityCod
         sink: Any
         if settings.store == "redis":
             # The store's client: same server or Cluster, same short deadlines.
-            client = store.client
-            sink = RedisStreamSink(client, key=f"{settings.redis_prefix}:audit",
+            sink = RedisStreamSink(store.client, key=f"{settings.redis_prefix}:audit",
                                    maxlen=settings.audit_stream_maxlen,
-                                   retention_s=retention)
+                                   retention_s=retention, writer=store.write_client)
         else:
             directory = settings.audit_dir or settings.data_path() / "audit"
             # Several workers: one file per worker, merged when read (proxy.instance).

@@ -52,6 +52,7 @@ import orjson
 from signals import redis_scripts
 from signals.background import stop
 from signals.errors import StoreUnavailable
+from signals.resp import LeanRedis, lean_for
 from signals.state import (
     CATEGORY_RING,
     DEFAULT_CONFIG,
@@ -181,10 +182,16 @@ class RedisStore:
         cluster: bool = False,
         clock: Callable[[], float] = time.time,
         breaker: Breaker | None = None,
+        lean: LeanRedis | None = None,
     ) -> None:
         if capacity < 1 or backlog < 1 or batch < 1:
             raise ValueError("capacity, backlog and batch must be at least 1")
         self.client = client
+        # The request path's fetch, the flush and the other write-behind paths (audit stream,
+        # shared admin state) go through the lean client where the URL allows one
+        # (signals/resp.py); loading scripts, reads for the admin surface and Cluster use
+        # redis-py.
+        self.write_client: Any = lean if lean is not None else client
         self.pseudonym = pseudonym
         self.prefix = prefix
         self.capacity = capacity
@@ -243,7 +250,7 @@ class RedisStore:
             return cls(client, cluster=True, **kwargs)
         client = Redis.from_url(url, retry=Retry(NoBackoff(), 0), health_check_interval=0,
                                 **common)
-        return cls(client, **kwargs)
+        return cls(client, lean=lean_for(url, timeout), **kwargs)
 
     async def startup(self) -> None:
         """Load the scripts and start the flusher. Redis being down is not fatal: the proxy
@@ -267,10 +274,11 @@ class RedisStore:
                 break
         if self._dirty:
             logger.warning("closing with %d profiles not synced to redis", len(self._dirty))
-        try:
-            await self.client.aclose()
-        except Exception:  # closing a broken connection: nothing left to do
-            pass
+        for client in {id(c): c for c in (self.write_client, self.client)}.values():
+            try:
+                await client.aclose()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
 
     # -- riders: more increments sent in the flusher's pipeline -------------------------------
 
@@ -489,7 +497,7 @@ class RedisStore:
 
         for attempt in (0, 1):
             try:
-                return await self.client.execute_command(
+                return await self.write_client.execute_command(
                     "EVALSHA", getattr(self, script), len(keys), *keys, *args)
             except NoScriptError:
                 if attempt:
@@ -498,10 +506,10 @@ class RedisStore:
         raise AssertionError("unreachable")
 
     def _shared(self, row: list[Any]) -> SessionState:
-        x = [float(v) for v in row[0].split()]
+        x = list(map(float, row[0].split()))
         return shared_state(x[0], x[1], x[2], x[3], x[4:4 + _NV],
-                            [int(v) for v in row[1]][:PRODUCT_RING],
-                            [int(v) for v in row[2]][:CATEGORY_RING], self.config)
+                            list(map(int, row[1][:PRODUCT_RING])),
+                            list(map(int, row[2][:CATEGORY_RING])), self.config)
 
     # -- the flusher --------------------------------------------------------------------------
 
@@ -661,7 +669,7 @@ class RedisStore:
     async def _run(self, groups: list[list[int]], calls: list[tuple[list[str], str]],
                    now: float, links: list[tuple[str, str, str | None]] | None) -> list[Any]:
         head = [now, self.config.half_life, self.undo_ttl, PRODUCT_RING, CATEGORY_RING]
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.write_client.pipeline(transaction=False)
         for idx in groups:
             keys = [k for i in idx for k in calls[i][0]]
             argv = [calls[i][1] for i in idx]

@@ -334,7 +334,7 @@ def sync_delta(state: SessionState, base: SessionState | None, now: float) -> Sy
     b = base.v
     fb = base.decay_factor(now)
     values = [v[i] * fs - b[i] * fb for i in SYNC_DECAYED] + [v[i] - b[i] for i in SYNC_RAW]
-    bp, bc = base.products, base.categories
+    bp, bc = set(base.products), set(base.categories)
     return SyncDelta(values, v[STARTED], [p for p in state.products if p and p not in bp],
                      [c for c in state.categories if c and c not in bc], now)
 
@@ -378,22 +378,28 @@ def shared_state(
     """A state from the shared part kept by a store (the local-only fields are zero)."""
     if len(values) != len(SYNC_FIELDS):
         raise ValueError(f"expected {len(SYNC_FIELDS)} values, got {len(values)}")
+    # One check for all: the sum is not finite when a value is NaN or infinite.
+    if not math.isfinite(sum(values)) or min(values) < 0.0:
+        raise ValueError("shared state holds a negative or non-finite count")
     s = SessionState(config)
     v = s.v
-    for j, i in enumerate(SYNC_FIELDS):
-        x = values[j]
-        if not math.isfinite(x) or x < 0.0:
-            raise ValueError("shared state holds a negative or non-finite count")
-        v[i] = x
+    n = _N_COUNTERS
+    v[0:n] = array("d", values[0:n])
+    v[DWELL_SUM], v[DWELL_N], v[EVENTS], v[PV_TOTAL], v[REVISITS] = values[n:n + 5]
     v[DECAYED_AT] = decayed_at
     v[STARTED] = started
     v[DISTINCT_P] = distinct_products
     v[DISTINCT_C] = distinct_categories
-    for j, h in enumerate(products[:PRODUCT_RING]):
-        s.products[j] = h
-    for j, h in enumerate(categories[:CATEGORY_RING]):
-        s.categories[j] = h
+    s.products = _ring(products, PRODUCT_RING)
+    s.categories = _ring(categories, CATEGORY_RING)
     return s
+
+
+def _ring(items: list[int], size: int) -> array[int]:
+    ring = array("q", items[:size])
+    if len(ring) < size:
+        ring.frombytes(bytes(8 * (size - len(ring))))
+    return ring
 
 
 def adopt(state: SessionState, shared: SessionState, extra: SyncDelta | None, now: float) -> None:

@@ -30,11 +30,14 @@ class ProfileStore(Protocol):
     so no caller asks which store it has. ``remote`` stores may hold a key elsewhere: the
     engine then awaits ``fetch`` once before creating it (``proxy.engine``). ``client`` is the
     shared server's client (the audit log and the export stream write through it), ``None``
-    for a store in this process; ``cluster`` says whether that server is a Redis Cluster (keys
-    that go together must share a hash slot)."""
+    for a store in this process; ``write_client`` the client the write-behind paths send
+    through (``client``, or a leaner one for the same server: ``signals.resp``); ``cluster``
+    says whether that server is a Redis Cluster (keys that go together must share a hash
+    slot)."""
 
     remote: bool
     client: Any
+    write_client: Any
     cluster: bool
 
     async def startup(self) -> None: ...
@@ -120,6 +123,7 @@ class MemoryStore:
 
     remote = False
     client = None
+    write_client = None
     cluster = False
 
     def __init__(

@@ -81,8 +81,10 @@ class SharedAdminState:
         self, client: Any, governance: Governance, *, prefix: str = "ig",
         session_ttl: float = 1800.0, interval: float = 0.5, max_pending: int = 20_000,
         cluster: bool = False, chunk: int = 200, worker: str | None = None,
+        writer: Any = None,
     ) -> None:
         self.client = client
+        self.writer = client if writer is None else writer  # the write-behind's client
         self.gov = governance
         self.prefix = prefix
         self.ttl = max(int(session_ttl), 1)
@@ -208,7 +210,7 @@ class SharedAdminState:
                     by_key: dict[str, dict[str, float]] = {}
                     for (key, f), v in changed.items():
                         by_key.setdefault(key, {})[f] = v
-                    pipe = self.client.pipeline(transaction=False)
+                    pipe = self.writer.pipeline(transaction=False)
                     for key, fields in by_key.items():
                         pipe.hset(key, mapping=fields)
                         pipe.expire(key, 7 * 86400 if ":adm:shadow:" in key else expire)
@@ -238,10 +240,10 @@ class SharedAdminState:
         from redis.exceptions import NoScriptError
 
         try:
-            await self.client.evalsha(self._sha, *args)
+            await self.writer.execute_command("EVALSHA", self._sha, *args)
         except NoScriptError:  # Redis restarted: its script cache is empty
             self._sha = await self.client.script_load(JOURNAL_LUA)
-            await self.client.evalsha(self._sha, *args)
+            await self.writer.execute_command("EVALSHA", self._sha, *args)
 
     def _failed(self, exc: BaseException) -> None:
         self.up = False
