@@ -154,6 +154,12 @@ def run_all(n: int = 100_000) -> dict[str, dict[str, Any]]:
     except Exception as exc:
         _skip(out, tuple(s for s in redis_steps if s not in out), exc)
 
+    clients = ("redis round trip CPU, lean client", "redis round trip CPU, redis-py")
+    try:
+        out.update(_redis_clients(clients))
+    except Exception as exc:
+        _skip(out, clients, exc)
+
     try:
         from signals.store import MemoryStore
 
@@ -231,6 +237,43 @@ def _redis_steps(cookies: list[bytes], n: int, url: str = "redis://127.0.0.1:637
                     client.delete(key)
                 client.close()
         return out
+
+    return asyncio.run(run())
+
+
+def _redis_clients(names: tuple[str, str], url: str = "redis://127.0.0.1:6379/15",
+                   n: int = 3000) -> dict[str, dict[str, Any]]:
+    """Client CPU per ``EVALSHA`` round trip (the store's fetch: six keys, one argument string)
+    through the lean client the store uses (``signals.resp``) and through redis-py's asyncio
+    client, alternating, from one caller on loopback. Process CPU time, so Redis's own work and
+    the wait for it are not counted; the kernel's work for our socket is."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from signals.resp import lean_for
+
+    keys = [f"igmicro:{{c}}:{s}" for s in "hpcmdq"]
+
+    async def run() -> dict[str, dict[str, Any]]:
+        slow = Redis.from_url(url)
+        lean = lean_for(url, 1.0)
+        assert lean is not None
+        try:
+            sha = await slow.script_load("return {ARGV[1], #KEYS}")
+            args = ("EVALSHA", sha, 6, *keys, "1.5", "600.0", "604800", "32", "16", "1800 w 0 0")
+            cpu: dict[str, list[float]] = {names[0]: [], names[1]: []}
+            for _ in range(3):
+                for name, client in zip(names, (lean, slow), strict=True):
+                    c0 = time.process_time()
+                    for _ in range(n // 3):
+                        await client.execute_command(*args)
+                    cpu[name].append((time.process_time() - c0) / (n // 3) * 1e6)
+            return {name: {"cpu_us_per_call": round(sorted(v)[1], 1)}
+                    for name, v in cpu.items()}
+        finally:
+            await lean.aclose()
+            await slow.aclose()
 
     return asyncio.run(run())
 
