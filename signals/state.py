@@ -288,10 +288,11 @@ class SessionState:
                 v[DISTINCT_C] += 1.0
 
     def copy(self) -> SessionState:
-        s = SessionState(self.config)
+        s = _bare()  # no zeroed arrays built only to be replaced
         s.v = array("d", self.v)
         s.products = array("q", self.products)
         s.categories = array("q", self.categories)
+        s.config = self.config
         return s
 
 
@@ -381,10 +382,11 @@ def shared_state(
     # One check for all: the sum is not finite when a value is NaN or infinite.
     if not math.isfinite(sum(values)) or min(values) < 0.0:
         raise ValueError("shared state holds a negative or non-finite count")
-    s = SessionState(config)
-    v = s.v
+    s = _bare()
+    s.config = config
+    s.v = v = array("d", values[0:_N_COUNTERS])
+    v.frombytes(bytes(8 * (_SIZE - _N_COUNTERS)))
     n = _N_COUNTERS
-    v[0:n] = array("d", values[0:n])
     v[DWELL_SUM], v[DWELL_N], v[EVENTS], v[PV_TOTAL], v[REVISITS] = values[n:n + 5]
     v[DECAYED_AT] = decayed_at
     v[STARTED] = started
@@ -393,6 +395,10 @@ def shared_state(
     s.products = _ring(products, PRODUCT_RING)
     s.categories = _ring(categories, CATEGORY_RING)
     return s
+
+
+def _bare() -> SessionState:
+    return SessionState.__new__(SessionState)
 
 
 def _ring(items: list[int], size: int) -> array[int]:
