@@ -264,7 +264,8 @@ def _redis_clients(names: tuple[str, str], url: str = "redis://127.0.0.1:6379/15
             args = ("EVALSHA", sha, 6, *keys, "1.5", "600.0", "604800", "32", "16", "1800 w 0 0")
             cpu: dict[str, list[float]] = {names[0]: [], names[1]: []}
             for _ in range(3):
-                for name, client in zip(names, (lean, slow), strict=True):
+                pairs: list[tuple[str, Any]] = [(names[0], lean), (names[1], slow)]
+                for name, client in pairs:
                     c0 = time.process_time()
                     for _ in range(n // 3):
                         await client.execute_command(*args)
