@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -35,6 +35,8 @@ _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FEATURE = r"^[a-z][a-z0-9_]{0,62}$"
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.[0-9a-f]{6}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+WIRE_DIGITS = 12  # values computed for the file are rounded: shorter, the same on every machine
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Text = Annotated[str, Field(max_length=2000)]
@@ -196,6 +198,12 @@ class Model:
                                           strict=True))
             out.append(item)
         return out
+
+
+def wire(values: Iterable[float]) -> list[float]:
+    """``values`` rounded to ``WIRE_DIGITS`` decimals, as written to the file."""
+    # Python's round (correctly rounded), not np.round (scaled, can differ in the last bit).
+    return [round(float(v), WIRE_DIGITS) for v in values]
 
 
 def _dump(artifact: Artifact, *, exclude: set[str] | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.tree import DecisionTreeClassifier
 
-from classifiers.artifact import UNDETERMINED
+from classifiers.artifact import UNDETERMINED, Artifact
 
 HIGH = 0.5  # z at or above which a signal counts as "high" for a class
 NOT_HIGH = 0.25  # z at or below which a signal counts as "low / not elevated"
@@ -362,6 +362,19 @@ def apply_labels(
         if slugs.count(s) > 1:
             raise ValueError(f"labels: slug {s!r} is used by more than one class")
     return out
+
+
+def relabel(artifact: Artifact, labels: Mapping[str, Mapping[str, str]] | None) -> Artifact:
+    """``artifact`` with its class cards renamed by ``labels`` (as ``apply_labels``: keys are
+    the slugs in ``artifact``, archetype classes included; ``ValueError`` on a bad mapping)."""
+    if not labels:
+        return artifact
+    names = apply_labels([ClassName(c.slug, c.display_name, c.description, c.suggested_use)
+                          for c in artifact.classes], labels)
+    return artifact.model_copy(update={"classes": [
+        c.model_copy(update={"slug": n.slug, "display_name": n.display_name,
+                             "description": n.description, "suggested_use": n.suggested_use})
+        for c, n in zip(artifact.classes, names, strict=True)]})
 
 
 def _valid_slug(slug: str) -> bool:

@@ -20,6 +20,15 @@ MIN_EVENTS = 3  # the proxy's default min_events: states before it are never giv
 DIGITS = 4
 
 
+def given_classes(model: Model, X: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """The class ``model`` gives each state of ``X`` ``(n, d)`` (transformed features) on its
+    own ``(n,)``: radius and requirements applied, no hysteresis, -1 for undetermined."""
+    rows = np.ascontiguousarray(X, dtype=np.float64)
+    labels, _ = Scorer(model).score_batch(rows, use_radius=True)
+    out, _ = enforce_requirements(model, rows, np.asarray(labels, dtype=np.int64))
+    return out
+
+
 def persistence(model: Model, X: npt.NDArray[np.float64], session: npt.NDArray[np.int64],
                 *, min_events: int = MIN_EVENTS) -> list[float | None]:
     """Per class ``(k,)``: of the states given that class (radius and requirements applied,
@@ -29,10 +38,8 @@ def persistence(model: Model, X: npt.NDArray[np.float64], session: npt.NDArray[n
     ``X`` ``(n, d)`` are the session states after every request (transformed features), each
     session's rows consecutive and in time order; ``session`` ``(n,)`` their session ids. States
     before a session's ``min_events``-th request are skipped, as the proxy skips them."""
-    rows = np.ascontiguousarray(X, dtype=np.float64)
     sid = np.asarray(session)
-    labels, _ = Scorer(model).score_batch(rows, use_radius=True)
-    labels, _ = enforce_requirements(model, rows, np.asarray(labels, dtype=np.int64))
+    labels = given_classes(model, X)
     start = np.r_[True, sid[1:] != sid[:-1]]
     first = np.flatnonzero(start)
     position = np.arange(len(sid)) - first[np.cumsum(start) - 1]  # 0 = a session's first row

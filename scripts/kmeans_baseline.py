@@ -6,7 +6,8 @@ Both are scored on every session's state before its first purchase or checkout (
 `intentgate evaluate` does). Plain k-means: standardised raw signals (counts, minutes, seconds),
 k in 2..8 by silhouette on a seeded sample of 5,000 sessions, k-means++ with 10 starts. Prints the
 purchase lift of the top and bottom class of each (the fitted model's named classes, its
-requirements enforced; sessions it leaves undetermined are reported apart).
+requirements enforced; sessions it leaves undetermined are reported apart), and the rule-based
+archetype classes the fit added.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
+from classifiers.archetypes import ARCHETYPE_RADIUS
 from classifiers.artifact import load_model
 from classifiers.evaluate import raw_signals
 from proxy.commands.cli import main as cli
@@ -62,7 +64,9 @@ def main(paths: list[str], fit_args: list[str]) -> None:
     shares = {c.slug: c.share for c in ev.classes}
     named = ev.named_lifts()
     und = ev.classes[-1]
-    print(f"intentgate fit defaults (k={model.k}): top {named[0][0]} {named[0][1]:.2f} "
+    arch = [c.slug for c in model.artifact.classes if c.radius == ARCHETYPE_RADIUS]
+    k = f"k={model.k - len(arch)}" + (f" + archetypes {', '.join(arch)}" if arch else "")
+    print(f"intentgate fit defaults ({k}): top {named[0][0]} {named[0][1]:.2f} "
           f"({shares[named[0][0]]:.1%}), bottom {named[-1][0]} {named[-1][1]:.2f} "
           f"({shares[named[-1][0]]:.1%}); undetermined {und.share:.1%} of sessions, lift "
           f"{und.lift:.2f}; requirement violations {ev.violations}")

@@ -327,10 +327,19 @@ def _fit(rows: StateRows, ex: FeatureExtractor, *, min_k: int, max_k: int, k: in
                                       missing_signals=missing)
 
 
-def _with_persistence(data: bytes, rows: StateRows) -> bytes:
+def _finish_own(fitter: Any, data: bytes, rows: StateRows, labels: Any) -> bytes:
+    """An own fit's sealed bytes: an archetype class for each signal its sessions show but no
+    fitted class rests on (``classifiers.archetypes.add_shown``), then ``labels`` (which may
+    rename the archetypes too), then each class's persistence measured on ``rows``."""
+    from classifiers.archetypes import add_shown
+    from classifiers.artifact import load_model, seal
+    from classifiers.naming import relabel
     from classifiers.persistence import measured
 
-    return measured(data, rows.X, rows.session)
+    population = dict(zip(fitter.feature_names_, fitter.population_raw_.tolist(), strict=True))
+    artifact = add_shown(load_model(data).artifact, rows.X, rows.session, population=population)
+    return measured(seal(relabel(artifact, labels).model_dump(mode="json")), rows.X,
+                    rows.session)
 
 
 def _final_rows(sessions: dict[str, list[ShopperEvent]], ex: FeatureExtractor,
@@ -416,6 +425,7 @@ def cmd_fit(argv: list[str]) -> int:
     if args.k is not None and not 2 <= args.k <= 20:
         raise UsageError("need 2 <= --k <= 20")
     _need_sklearn()
+    labels = _labels(args.labels)
     notes: list[str] = []
     ex = _extractor(args.features)
     sessions = _read_sessions(args, notes)
@@ -431,11 +441,11 @@ def cmd_fit(argv: list[str]) -> int:
     last = max(e.ts for evs in sessions.values() for e in evs)
     created = args.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last))
     try:
-        _, data = _fit(rows, ex, min_k=args.min_k, max_k=args.max_k, k=args.k,
-                       algorithm=args.algorithm, seed=args.seed, created_at=created,
-                       notes=notes, data_source=", ".join(Path(p).name for p in args.events),
-                       labels=_labels(args.labels), missing=())
-        data = _with_persistence(data, rows)
+        fitter, data = _fit(rows, ex, min_k=args.min_k, max_k=args.max_k, k=args.k,
+                            algorithm=args.algorithm, seed=args.seed, created_at=created,
+                            notes=notes, data_source=", ".join(Path(p).name for p in args.events),
+                            labels=None, missing=())
+        data = _finish_own(fitter, data, rows, labels)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _write_model(Path(args.out), data)

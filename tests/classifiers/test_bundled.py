@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from classifiers import bundled
+from classifiers.archetypes import ARCHETYPE_LEVEL, ARCHETYPE_REQUIRES
 from classifiers.artifact import Artifact, load_model, seal
 from tests.factories import artifact_content
 
@@ -43,15 +44,6 @@ def test_measured_radii_take_the_quantile_and_a_floor_of_the_median() -> None:
     assert radii == pytest.approx([q, 3.5, 7.0])
 
 
-def test_archetype_centroids_sit_at_the_average_session_plus_its_signal() -> None:
-    mean, scale = np.array([1.0, 0.0, 0.2]), np.array([0.8, 0.4, 0.5])
-    cents, z = bundled.archetype_centroids(mean, scale, NAMES, ["comparisons", "cart_adds"])
-    assert cents.shape == (2, 3)
-    assert z[0] == pytest.approx(math.log1p(bundled.ARCHETYPE_LEVEL) / 0.4)
-    assert z[1] == pytest.approx((math.log1p(bundled.ARCHETYPE_LEVEL) - 0.2) / 0.5)
-    assert cents[0].tolist() == [0.0, z[0], 0.0] and cents[1].tolist() == [0.0, 0.0, z[1]]
-
-
 def test_add_archetypes_names_each_signal_no_fitted_class_rests_on() -> None:
     content = artifact_content(names=NAMES, mean=[1.0, 0.0, 0.3], scale=[0.9, 1.0, 0.6])
     content["classes"][2]["requires"] = [{"signal": "cart_adds", "min": 0.5}]
@@ -60,15 +52,21 @@ def test_add_archetypes_names_each_signal_no_fitted_class_rests_on() -> None:
     model = load_model(seal(art.model_dump(mode="json")))
     # cart_adds already has a class resting on it: only comparisons gets an archetype.
     assert model.slugs[3:] == ("comparison-shopper",)
-    assert model.requirements[3] == (("comparisons", bundled.ARCHETYPE_REQUIRES),)
+    assert model.requirements[3] == (("comparisons", ARCHETYPE_REQUIRES),)
     # The missing signal gets mean 0 and the rule's scale; the others keep theirs.
     assert art.scaler.mean == [1.0, 0.0, 0.3]
     assert art.scaler.scale == [0.9, bundled.MISSING_SCALE, 0.6]
-    z = math.log1p(bundled.ARCHETYPE_LEVEL) / bundled.MISSING_SCALE
+    z = math.log1p(ARCHETYPE_LEVEL) / bundled.MISSING_SCALE
     assert model.centroids[3].tolist() == pytest.approx([0.0, z, 0.0])
     card = art.classes[3]
     assert card.size == 0 and "no real dataset records this signal" in card.description
     assert "comparison-shopper" in art.report.notes[-1]
+
+
+def test_add_archetypes_leaves_out_a_signal_whose_archetype_slug_a_fitted_class_has() -> None:
+    content = artifact_content(names=NAMES, slugs=("a", "comparison-shopper", "c"))
+    art = bundled.add_archetypes(load_model(seal(content)).artifact)
+    assert [c.slug for c in art.classes] == ["a", "comparison-shopper", "c", "cart-builder"]
 
 
 def test_floor_scales_moves_centroids_and_remeasures_radii_on_the_artifact() -> None:

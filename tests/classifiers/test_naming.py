@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from classifiers.artifact import load_model, seal
 from classifiers.naming import (
     COMBINATIONS,
     SIGNALS,
@@ -12,9 +13,11 @@ from classifiers.naming import (
     apply_labels,
     characteristics,
     name_classes,
+    relabel,
     rules,
 )
 from tests.classifiers.test_fit import NAMES
+from tests.factories import artifact_content
 
 
 def profile(**z: float) -> list[float]:
@@ -122,6 +125,19 @@ def test_labels_rename_slug_display_name_and_description() -> None:
                                                   "description": "Love a sale."}})
     assert out[1] == ClassName("bargain-fans", "Bargain fans", "Love a sale.", "u")
     assert out[0] == _names()[0]
+
+
+def test_relabel_renames_the_cards_of_an_artifact_and_keeps_what_they_rest_on() -> None:
+    content = artifact_content(slugs=("a", "b", "wishlist-saver"))
+    content["classes"][2]["requires"] = [{"signal": "cart_adds", "min": 0.5}]
+    art = load_model(seal(content)).artifact
+    assert relabel(art, None) is art
+    out = relabel(art, {"wishlist-saver": {"slug": "savers", "suggested_use": "Remind."}})
+    card = out.classes[2]
+    assert (card.slug, card.display_name, card.suggested_use) == ("savers", "Class 2", "Remind.")
+    assert card.requires == art.classes[2].requires and out.classes[:2] == art.classes[:2]
+    with pytest.raises(ValueError, match="used by more than one class"):
+        relabel(art, {"a": {"slug": "wishlist-saver"}})
 
 
 @pytest.mark.parametrize(

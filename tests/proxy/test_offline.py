@@ -8,13 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
-from classifiers.artifact import load_model
+from classifiers.artifact import Model, load_model
+from classifiers.kernels import Scorer
 from proxy.commands.cli import main
 from signals.events import EventKind as K
+from signals.events import ShopperEvent
+from signals.features import FeatureExtractor
 from signals.records import dumps, event_to_record
+from signals.replay import replay_states
 from tests.factories import event
 
 T = 1_700_000_000.0
@@ -51,7 +56,12 @@ def test_fit_writes_a_model_and_report_and_is_deterministic(
     assert main(["fit", str(events), "--out", str(out2), "--max-k", "5"]) == 0
     assert out1.read_bytes() == out2.read_bytes()
     model = load_model(out1.read_bytes())
-    assert len(model.slugs) == 3  # three behaviours, three classes
+    cards = model.artifact.classes
+    # Three behaviours, three fitted classes; each behaviour named by a class that rests on it
+    # (a rule-based archetype for one that no fitted class's name rests on).
+    assert len([c for c in cards if "Rule-based archetype" not in c.description]) == 3
+    assert {r.signal for c in cards for r in c.requires} >= {"comparisons", "searches",
+                                                             "cart_adds"}
     assert out1.with_suffix(".html").read_text().startswith("<!doctype html>")
 
 
@@ -260,6 +270,105 @@ def test_fit_without_scikit_learn_says_what_to_install_in_one_line(tmp_path: Pat
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "pip install 'intentgate[fit]'" in proc.stderr
+
+
+# -- rule-based archetypes in a store's own fit ----------------------------------------------
+
+
+def _write_savers(path: Path, savers: int, n: int = 900, seed: int = 0) -> None:
+    """Quick browsers, long careful readers and cart adders; ``savers`` of the browsers also
+    save a product to the wishlist: too few states for a fitted class of their own. Every view
+    is a new product, so nobody revisits one."""
+    rng = random.Random(seed)
+    lines = []
+    saving = set(range(0, 3 * savers, 3))  # the first browsers
+    for s in range(n):
+        kind = s % 3
+        t = T + s * 5000
+        gap = 10.0 if kind == 0 else 120.0 if kind == 1 else 30.0
+        views = rng.randint(1, 3) if kind == 0 else rng.randint(4, 7)
+        if s in saving:
+            views = 4
+        evs = [event(K.PRODUCT_VIEW, t + gap * i + rng.uniform(0.0, 2.0), f"p{s}-{i}")
+               for i in range(views)]
+        end = evs[-1].ts
+        if kind == 2:
+            evs.append(event(K.CART_ADD, end + 5, f"p{s}-0"))
+            if s % 2:
+                evs.append(event(K.PURCHASE, end + 60))
+        if s in saving:  # after the second product page, then two more
+            evs.insert(2, event(K.WISHLIST_ADD, evs[1].ts + 3, f"p{s}-0"))
+        lines += [dumps(event_to_record(f"s{s}", ev)) for ev in evs]
+    path.write_bytes(b"".join(lines))
+
+
+def _state(model: Model, *evs: ShopperEvent) -> tuple[int, np.ndarray]:
+    """A session's event count and its state after its last event, as the model reads it."""
+    rows = replay_states({"new": list(evs)}, FeatureExtractor(model.feature_names,
+                                                              model.transforms))
+    return len(evs), np.ascontiguousarray(rows.X[-1])
+
+
+def test_own_fit_names_a_behaviour_no_fitted_class_rests_on(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    _write_savers(events, savers=12)  # 1.3 % of the sessions save a product
+    out = tmp_path / "m.json"
+    assert main(["fit", str(events), "--out", str(out)]) == 0
+    model = load_model(out.read_bytes())
+    cards = {c.slug: c for c in model.artifact.classes}
+    saver = cards["wishlist-saver"]
+    assert [(r.signal, r.min) for r in saver.requires] == [("wishlist_adds", 0.5)]
+    assert "Rule-based archetype: no fitted class rests on this signal, though 1.3% of the " \
+           "training sessions show it" in saver.description
+    # Measured on the training states like every class: its size and its persistence.
+    assert saver.size > 0 and saver.persistence is not None
+    # No fitted class rests on wishlist adds; every rule-based class names a behaviour the
+    # sessions show (the k rule may leave cart adds to one too).
+    assert [c.slug for c in model.artifact.classes
+            if any(r.signal == "wishlist_adds" for r in c.requires)] == ["wishlist-saver"]
+    assert {r.signal for c in model.artifact.classes if "Rule-based" in c.description
+            for r in c.requires} <= {"wishlist_adds", "cart_adds"}
+    # A quick visit that saves a product is given the class that names it, not undetermined.
+    n, x = _state(model, event(K.PRODUCT_VIEW, T, "a"), event(K.PRODUCT_VIEW, T + 10, "b"),
+                  event(K.WISHLIST_ADD, T + 15, "a"))
+    scorer = Scorer(model)
+    assert scorer.slug(scorer.label(n, x)[0]) == "wishlist-saver"
+
+
+def test_own_fit_adds_no_archetype_for_a_behaviour_the_data_lacks(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    _write_savers(events, savers=0)
+    out = tmp_path / "m.json"
+    assert main(["fit", str(events), "--out", str(out)]) == 0
+    content = orjson.loads(out.read_bytes())
+    shown = {"product_views", "cart_adds", "dwell_per_product_s", "distinct_products",
+             "distinct_categories", "session_minutes"}
+    for card in content["classes"]:
+        assert {r["signal"] for r in card.get("requires", [])} <= shown, card["slug"]
+        text = " ".join([card["slug"], card["display_name"], card["description"]]).lower()
+        for absent in ("wishlist", "comparison", "compares", "search", "review", "deal",
+                       "price", "revisit", "returning"):
+            assert absent not in text, (absent, card["slug"])
+
+
+def test_own_fit_labels_rename_an_archetype_and_keep_names_unique(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[
+                                                                     str]) -> None:
+    events = tmp_path / "events.jsonl"
+    _write_savers(events, savers=12)
+    labels = tmp_path / "labels.toml"
+    labels.write_text('wishlist-saver = { slug = "savers", display_name = "Savers" }\n')
+    out = tmp_path / "m.json"
+    assert main(["fit", str(events), "--out", str(out), "--labels", str(labels)]) == 0
+    model = load_model(out.read_bytes())
+    assert "savers" in model.slugs and "wishlist-saver" not in model.slugs
+    assert model.requirements[model.slugs.index("savers")] == (("wishlist_adds", 0.5),)
+    other = next(s for s in model.slugs if s != "savers")
+    labels.write_text(f'"{other}" = {{ slug = "wishlist-saver" }}\n')
+    capsys.readouterr()
+    assert main(["fit", str(events), "--out", str(out), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert "'wishlist-saver' is used by more than one class" in err and err.count("\n") == 1
 
 
 # -- leave one dataset out, the bundled model ----------------------------------------------
