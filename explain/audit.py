@@ -406,18 +406,18 @@ class JsonlSink:
 class RedisStreamSink:
     """Records as entries of one Redis Stream (field ``r``: the JSON record), capped with
     ``XADD … MAXLEN ~ maxlen``; with ``retention_s`` entries older than that are trimmed by
-    ``XTRIM MINID ~``. ``client`` is a ``redis.asyncio.Redis``; ``writer``, when given, the client
-the writes go through (the store's lean one). Write errors are counted."""
+    ``XTRIM MINID ~``. ``client`` is a ``redis.asyncio.Redis``; ``write_client``, when given,
+    the client the writes go through (the store's lean one). Write errors are counted."""
 
     def __init__(
         self, client: Any, *, key: str = "ig:audit", maxlen: int = 100_000,
         retention_s: float | None = None, clock: Callable[[], float] = time.time,
-        writer: Any = None,
+        write_client: Any = None,
     ) -> None:
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
         self.client = client
-        self.writer = client if writer is None else writer  # writes may take a leaner client
+        self.write_client = client if write_client is None else write_client
         self.key = key
         self.maxlen = maxlen
         self.retention_s = retention_s
@@ -427,7 +427,7 @@ the writes go through (the store's lean one). Write errors are counted."""
 
     async def write(self, batch: list[dict[str, Any]]) -> int:
         try:
-            pipe = self.writer.pipeline(transaction=False)
+            pipe = self.write_client.pipeline(transaction=False)
             for rec in batch:
                 pipe.xadd(self.key, {"r": orjson.dumps(rec)}, maxlen=self.maxlen,
                           approximate=True)

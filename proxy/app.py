@@ -235,7 +235,7 @@ def build_governance(settings: Settings, store: ProfileStore, codec: IdentityCod
             # The store's client: same server or Cluster, same short deadlines.
             sink = RedisStreamSink(store.client, key=f"{settings.redis_prefix}:audit",
                                    maxlen=settings.audit_stream_maxlen,
-                                   retention_s=retention, writer=store.write_client)
+                                   retention_s=retention, write_client=store.write_client)
         else:
             directory = settings.audit_dir or settings.data_path() / "audit"
             # Several workers: one file per worker, merged when read (proxy.instance).

@@ -158,7 +158,8 @@ def attach(runtime: Runtime, version: str) -> None:
 
         shared = SharedAdminState(redis, runtime.governance, prefix=settings.redis_prefix,
                                   session_ttl=settings.session_ttl,
-                                  cluster=engine.store.cluster, writer=engine.store.write_client)
+                                  cluster=engine.store.cluster,
+                                  write_client=engine.store.write_client)
         runtime.shared = shared
         runtime.services.append(shared)
         metrics.gauge("intentgate_shared_admin", "Admin state written behind to redis: up, "

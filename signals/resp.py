@@ -94,6 +94,14 @@ class _Connection(asyncio.Protocol):
             self.timer = self.loop.call_later(self.timeout, self._check)
         return future
 
+    async def many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """``commands`` in one write; their replies, an error reply in its command's place."""
+        if len(commands) == 1:
+            return [await self.send(hiredis.pack_command(commands[0]), 1)]
+        replies: list[Any] = await self.send(b"".join(map(hiredis.pack_command, commands)),
+                                             len(commands))
+        return replies
+
     def data_received(self, data: bytes) -> None:
         reader = self.reader
         reader.feed(data)
@@ -207,9 +215,7 @@ class LeanRedis:
         if self.db:
             setup.append(("SELECT", self.db))
         if setup:
-            replies = await conn.send(b"".join(map(hiredis.pack_command, setup)), len(setup)) \
-                if len(setup) > 1 else [await conn.send(hiredis.pack_command(setup[0]), 1)]
-            for r in replies:
+            for r in await conn.many(setup):
                 if isinstance(r, Exception):
                     raise RedisConnectionError(f"redis refused the connection: {r}")
 
@@ -228,11 +234,7 @@ class LeanRedis:
     async def send_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """``commands`` in one write; their replies, an error reply in its command's place."""
         conn = await self._connection()
-        if len(commands) == 1:
-            return [await conn.send(hiredis.pack_command(commands[0]), 1)]
-        replies: list[Any] = await conn.send(b"".join(map(hiredis.pack_command, commands)),
-                                             len(commands))
-        return replies
+        return await conn.many(commands)
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None

@@ -81,10 +81,10 @@ class SharedAdminState:
         self, client: Any, governance: Governance, *, prefix: str = "ig",
         session_ttl: float = 1800.0, interval: float = 0.5, max_pending: int = 20_000,
         cluster: bool = False, chunk: int = 200, worker: str | None = None,
-        writer: Any = None,
+        write_client: Any = None,
     ) -> None:
         self.client = client
-        self.writer = client if writer is None else writer  # the write-behind's client
+        self.write_client = client if write_client is None else write_client
         self.gov = governance
         self.prefix = prefix
         self.ttl = max(int(session_ttl), 1)
@@ -210,7 +210,7 @@ class SharedAdminState:
                     by_key: dict[str, dict[str, float]] = {}
                     for (key, f), v in changed.items():
                         by_key.setdefault(key, {})[f] = v
-                    pipe = self.writer.pipeline(transaction=False)
+                    pipe = self.write_client.pipeline(transaction=False)
                     for key, fields in by_key.items():
                         pipe.hset(key, mapping=fields)
                         pipe.expire(key, 7 * 86400 if ":adm:shadow:" in key else expire)
@@ -240,10 +240,10 @@ class SharedAdminState:
         from redis.exceptions import NoScriptError
 
         try:
-            await self.writer.execute_command("EVALSHA", self._sha, *args)
+            await self.write_client.execute_command("EVALSHA", self._sha, *args)
         except NoScriptError:  # Redis restarted: its script cache is empty
             self._sha = await self.client.script_load(JOURNAL_LUA)
-            await self.writer.execute_command("EVALSHA", self._sha, *args)
+            await self.write_client.execute_command("EVALSHA", self._sha, *args)
 
     def _failed(self, exc: BaseException) -> None:
         self.up = False
